@@ -11,7 +11,8 @@
  * - Floats are computed in f32 on webgpu and in the cpu backend's precision (f32 or f64).
  *   `f16` is a storage type: only `copy` (cast) and `matmul` must accept it; the op layer casts
  *   f16 to f32 before any other kernel.
- * - Integer storages (`i32`) hold indices and targets.
+ * - Integer storages (`i32`) hold indices and targets. Out-of-range indices give zeros on webgpu
+ *   (a kernel cannot throw); the cpu backend, the oracle, throws an error naming the index.
  */
 import type { DType, TypedArray } from './dtype.js';
 import type { Shape } from './shape.js';
@@ -121,7 +122,7 @@ export interface Backend {
   readonly name: 'cpu' | 'webgpu';
 
   // ---- storage ----
-  /** A new storage holding `data` converted to `dtype`. */
+  /** A new storage holding `data` converted to `dtype` (a Uint16Array given as f16 is taken as raw half bits). */
   upload(data: TypedArray | ArrayLike<number>, dtype: DType): Storage;
   /** A new storage of `size` elements, every one equal to `value`. */
   fill(size: number, dtype: DType, value: number): Storage;
@@ -154,7 +155,7 @@ export interface Backend {
    * broadcasts, swapped strides transpose). a or b may be f16 (output f32, f32 accumulation).
    */
   matmul(a: View, b: View): Storage;
-  /** dst[dstOffset + i] = src[i] ('copy') or += src[i] ('add'), i over src in row-major order. dst is f32. */
+  /** dst[dstOffset + i] = src[i] ('copy') or += src[i] ('add'), i over src in row-major order; dst and src share a dtype (f32 or i32). */
   accumulate(dst: Storage, dstOffset: number, src: View, mode: 'copy' | 'add'): void;
 
   // ---- row kernels on contiguous storages ----

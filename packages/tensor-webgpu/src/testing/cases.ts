@@ -71,6 +71,7 @@ export const cases: OpCase[] = [
   { name: 'narrow', inputs: [f([5, 7])], fn: (x) => T.narrow(x, 1, 2, 3) },
   { name: 'slice', inputs: [f([6, 8])], fn: (x) => T.slice(x, [1, 2], [-1, 7]) },
   { name: 'concat axis 1', inputs: [f([3, 2]), f([3, 5]), f([3, 1])], fn: (a, b, c) => T.concat([a, b, c], 1) },
+  { name: 'concat i32', inputs: [idx([2, 3], 5), idx([2, 2], 5)], fn: (a, b) => T.concat([a, b], 1), noGrad: true },
   { name: 'stack', inputs: [f([2, 3]), f([2, 3])], fn: (a, b) => T.stack([a, b], 1) },
   { name: 'split', inputs: [f([7, 3])], fn: (x) => { const [a, b] = T.split(x, [3, 4], 0); return T.add(T.sum(a!, 0), T.sum(b!, 0)); } },
   { name: 'rmsnorm', inputs: [f([5, 9], -2, 2), f([9], 0.5, 1.5)], fn: (x, w) => T.rmsnorm(x, w, 1e-5) },

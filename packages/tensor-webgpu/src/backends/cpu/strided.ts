@@ -1,0 +1,131 @@
+/**
+ * Walking strided views. Kernels first turn their views into contiguous arrays (aliasing the
+ * storage when it already is contiguous) and then run plain loops, so the strided logic lives
+ * only here.
+ */
+import { f32ToF16Bits, type DType, type TypedArray } from '../../dtype.js';
+import { f16Lut, newArray, newFloat, type FloatArray, type Precision, type RView } from './storage.js';
+
+export function numelOf(shape: readonly number[]): number {
+  let n = 1;
+  for (const d of shape) n *= d;
+  return n;
+}
+
+/**
+ * Drop size-1 dims and merge neighbours that are contiguous with each other, so that e.g. a
+ * transposed-then-broadcast view walks with as few odometer steps as possible.
+ */
+function coalesce(shape: readonly number[], strides: readonly number[]): { sh: number[]; st: number[] } {
+  const sh: number[] = [];
+  const st: number[] = [];
+  for (let i = 0; i < shape.length; i++) {
+    const d = shape[i];
+    if (d === 1) continue;
+    const s = strides[i];
+    const last = sh.length - 1;
+    if (last >= 0 && st[last] === s * d) {
+      sh[last] *= d;
+      st[last] = s;
+    } else {
+      sh.push(d);
+      st.push(s);
+    }
+  }
+  return { sh, st };
+}
+
+export function isContiguousView(v: RView): boolean {
+  let acc = 1;
+  for (let i = v.shape.length - 1; i >= 0; i--) {
+    if (v.shape[i] !== 1 && v.strides[i] !== acc) return false;
+    acc *= v.shape[i];
+  }
+  return true;
+}
+
+/** Copy the elements of a view in row-major order into out[0..numel). Element type is preserved. */
+export function gatherInto(v: RView, out: TypedArray): void {
+  const total = numelOf(v.shape);
+  if (total === 0) return;
+  const src = v.data;
+  const { sh, st } = coalesce(v.shape, v.strides);
+  const r = sh.length;
+  if (r === 0) {
+    out[0] = src[v.offset];
+    return;
+  }
+  const n = sh[r - 1];
+  const s = st[r - 1];
+  const outer = total / n;
+  const idx = new Array<number>(r).fill(0);
+  let base = v.offset;
+  let o = 0;
+  const sameType = src.constructor === out.constructor;
+  for (let q = 0; q < outer; q++) {
+    if (s === 1 && sameType) {
+      out.set(src.subarray(base, base + n), o);
+      o += n;
+    } else if (s === 1) {
+      for (let j = 0; j < n; j++) out[o++] = src[base + j];
+    } else if (s === 0) {
+      const x = src[base];
+      for (let j = 0; j < n; j++) out[o++] = x;
+    } else {
+      for (let j = 0, p = base; j < n; j++, p += s) out[o++] = src[p];
+    }
+    for (let d = r - 2; d >= 0; d--) {
+      base += st[d];
+      if (++idx[d] < sh[d]) break;
+      base -= st[d] * sh[d];
+      idx[d] = 0;
+    }
+  }
+}
+
+/** Contiguous elements of a view in its own dtype; ALIASES the storage when already contiguous. */
+export function contiguous(v: RView, precision: Precision): TypedArray {
+  const n = numelOf(v.shape);
+  if (isContiguousView(v)) return v.data.subarray(v.offset, v.offset + n);
+  const out = newArray(precision, v.dtype, n);
+  gatherInto(v, out);
+  return out;
+}
+
+/** A fresh contiguous copy of a view in its own dtype. */
+export function contiguousCopy(v: RView, precision: Precision): TypedArray {
+  const out = newArray(precision, v.dtype, numelOf(v.shape));
+  gatherInto(v, out);
+  return out;
+}
+
+/** Contiguous float values of a view (f16 decoded, i32 converted); may alias a float storage. */
+export function floatValues(v: RView, precision: Precision): FloatArray {
+  if (v.dtype === 'f32') return contiguous(v, precision) as FloatArray;
+  const raw = contiguous(v, precision);
+  const out = newFloat(precision, raw.length);
+  if (v.dtype === 'f16') {
+    const lut = f16Lut();
+    for (let i = 0; i < raw.length; i++) out[i] = lut[raw[i]];
+  } else {
+    for (let i = 0; i < raw.length; i++) out[i] = raw[i];
+  }
+  return out;
+}
+
+/** Contiguous copy of a view cast to `dtype`: float to i32 truncates toward zero. */
+export function castCopy(v: RView, dtype: DType, precision: Precision): TypedArray {
+  if (v.dtype === dtype) return contiguousCopy(v, precision);
+  const n = numelOf(v.shape);
+  const out = newArray(precision, dtype, n);
+  const vals = v.dtype === 'i32' ? contiguous(v, precision) : floatValues(v, precision);
+  if (dtype === 'f16') {
+    for (let i = 0; i < n; i++) out[i] = f32ToF16Bits(vals[i]);
+  } else if (dtype === 'i32') {
+    // Int32Array stores apply ToInt32 (truncate, wrap); NaN becomes 0.
+    for (let i = 0; i < n; i++) out[i] = vals[i];
+  } else {
+    for (let i = 0; i < n; i++) out[i] = vals[i];
+  }
+  return out;
+}

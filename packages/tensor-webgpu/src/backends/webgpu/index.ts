@@ -1,0 +1,21 @@
+/** WebGPU backend entry points. */
+import type { Backend } from '../../backend.js';
+import { acquireDevice, webgpuAvailable } from './device.js';
+import { WebGPUBackend } from './backend.js';
+
+export { webgpuAvailable, WebGPUBackend };
+
+export interface WebGPUBackendOptions {
+  /** Use this device instead of requesting one (the backend does not destroy it). */
+  device?: GPUDevice;
+  powerPreference?: GPUPowerPreference;
+  /** Dispatches encoded before an automatic submit (default 128). */
+  maxDispatchesPerSubmit?: number;
+}
+
+export async function createWebGPUBackend(opts: WebGPUBackendOptions = {}): Promise<Backend> {
+  const got = await acquireDevice(opts);
+  return new WebGPUBackend(got.device, got.keep, !opts.device, got.hasF16, {
+    maxDispatchesPerSubmit: opts.maxDispatchesPerSubmit,
+  });
+}

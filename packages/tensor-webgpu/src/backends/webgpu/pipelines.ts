@@ -1,0 +1,129 @@
+/**
+ * Compute pipeline cache. Pipelines are created synchronously (createComputePipelineAsync does not
+ * keep Node's event loop alive); compile/validation errors are captured with an error scope and
+ * surface, naming the kernel, from the next flush/sync/read.
+ */
+
+export interface KernelDef {
+  /** Cache key: kernel name plus its specialisation. */
+  key: string;
+  /** Builds the WGSL source (called once per key). */
+  code: () => string;
+}
+
+export interface CachedPipeline {
+  pipeline: GPUComputePipeline;
+  layout: GPUBindGroupLayout;
+  /** Binding signature ('u' then 'r'/'w' per storage binding): bind groups are shared per signature. */
+  sig: string;
+}
+
+const BINDING_RE = /@binding\((\d+)\)\s*var<\s*(uniform|storage\s*,\s*read_write|storage\s*,\s*read|storage)\s*>/g;
+
+/** Binding signature of a kernel: binding 0 is the uniform parameter slot (dynamic offset), 1.. storages. */
+function signature(code: string): string {
+  const kinds: string[] = [];
+  for (const m of code.matchAll(BINDING_RE)) {
+    const i = Number(m[1]);
+    kinds[i] = m[2]!.startsWith('uniform') ? 'u' : m[2]!.includes('read_write') ? 'w' : 'r';
+  }
+  if (kinds[0] !== 'u') throw new Error('binding 0 must be the uniform parameter block');
+  for (let i = 0; i < kinds.length; i++) if (!kinds[i]) throw new Error(`binding ${i} missing`);
+  return kinds.join('');
+}
+
+export class PipelineCache {
+  private cache = new Map<string, CachedPipeline>();
+  private layouts = new Map<string, { bgl: GPUBindGroupLayout; pl: GPUPipelineLayout }>();
+  private checks: Promise<void>[] = [];
+  /** First compile error seen (kept so every later call reports it). */
+  error: Error | null = null;
+
+  constructor(private device: GPUDevice) {}
+
+  get size(): number {
+    return this.cache.size;
+  }
+
+  private layoutFor(sig: string): { bgl: GPUBindGroupLayout; pl: GPUPipelineLayout } {
+    let l = this.layouts.get(sig);
+    if (!l) {
+      const entries: GPUBindGroupLayoutEntry[] = [...sig].map((c, i) => ({
+        binding: i,
+        visibility: 4 /* GPUShaderStage.COMPUTE */,
+        buffer:
+          c === 'u'
+            ? { type: 'uniform', hasDynamicOffset: true, minBindingSize: 256 }
+            : { type: c === 'w' ? 'storage' : 'read-only-storage' },
+      }));
+      const bgl = this.device.createBindGroupLayout({ entries, label: `sig-${sig}` });
+      l = { bgl, pl: this.device.createPipelineLayout({ bindGroupLayouts: [bgl] }) };
+      this.layouts.set(sig, l);
+    }
+    return l;
+  }
+
+  get(k: KernelDef): CachedPipeline {
+    const hit = this.cache.get(k.key);
+    if (hit) return hit;
+    let code: string;
+    let sig: string;
+    try {
+      code = k.code();
+      sig = signature(code);
+    } catch (e) {
+      throw new Error(`webgpu: kernel '${k.key}': building its WGSL failed: ${(e as Error).message}`);
+    }
+    const device = this.device;
+    const { bgl, pl } = this.layoutFor(sig);
+    device.pushErrorScope('validation');
+    device.pushErrorScope('internal');
+    let pipeline: GPUComputePipeline;
+    try {
+      const module = device.createShaderModule({ code, label: k.key });
+      pipeline = device.createComputePipeline({
+        label: k.key,
+        layout: pl,
+        compute: { module, entryPoint: 'main' },
+      });
+    } catch (e) {
+      void device.popErrorScope();
+      void device.popErrorScope();
+      throw new Error(`webgpu: kernel '${k.key}' failed to compile: ${(e as Error).message}`);
+    }
+    const internal = device.popErrorScope();
+    const validation = device.popErrorScope();
+    const check = Promise.all([internal, validation]).then(
+      ([a, b]) => {
+        const err = b ?? a;
+        if (err && !this.error) {
+          this.error = new Error(`webgpu: kernel '${k.key}' failed to compile: ${err.message}`);
+        }
+      },
+      (e: unknown) => {
+        if (!this.error) this.error = new Error(`webgpu: kernel '${k.key}': ${(e as Error).message}`);
+      },
+    );
+    this.checks.push(check);
+    const entry = { pipeline, layout: bgl, sig };
+    this.cache.set(k.key, entry);
+    return entry;
+  }
+
+  /** Wait for outstanding compile checks; the caller keeps the event loop alive. */
+  async settle(): Promise<void> {
+    while (this.checks.length > 0) {
+      const c = this.checks;
+      this.checks = [];
+      await Promise.all(c);
+    }
+  }
+
+  get pendingChecks(): number {
+    return this.checks.length;
+  }
+
+  clear(): void {
+    this.cache.clear();
+  }
+}
