@@ -9,7 +9,7 @@ console.log(`backend: ${backend.name}`);
 // Four Gaussian blobs in 16 dimensions; the MLP learns which blob each point came from.
 const gen = new Generator(0);
 const n = 512, dIn = 16, hidden = 64, classes = 4;
-const centres = Array.from({ length: classes }, () => Array.from({ length: dIn }, () => 2 * gen.normal()));
+const centres = Array.from({ length: classes }, () => Array.from({ length: dIn }, () => 0.5 * gen.normal()));
 const xs = new Float32Array(n * dIn), ys = new Int32Array(n);
 for (let i = 0; i < n; i++) {
   ys[i] = gen.int(classes);
@@ -22,7 +22,7 @@ const w1 = randn([dIn, hidden], { generator: gen, std: Math.sqrt(2 / dIn), requi
 const b1 = zeros([hidden], { requiresGrad: true });
 const w2 = randn([hidden, classes], { generator: gen, std: Math.sqrt(1 / hidden), requiresGrad: true });
 const b2 = zeros([classes], { requiresGrad: true });
-const opt = new AdamW([w1, b1, w2, b2], { lr: 0.01, weightDecay: 0 });
+const opt = new AdamW([w1, b1, w2, b2], { lr: 0.003, weightDecay: 0 });
 
 const t0 = performance.now();
 let first, last;
@@ -46,7 +46,7 @@ for (let step = 0; step <= 200; step++) {
 const ms = performance.now() - t0;
 const s = stats();
 console.log(`201 steps in ${(ms / 1000).toFixed(2)} s (${(ms / 201).toFixed(2)} ms/step) on ${backend.name}; live tensors ${s.liveTensors}, storages ${s.liveStorages}, pipelines ${s.pipelines}`);
-if (!(last < first * 0.2)) {
+if (!(last < first * 0.5)) {
   console.error(`loss did not fall enough: ${first} -> ${last}`);
   process.exit(1);
 }

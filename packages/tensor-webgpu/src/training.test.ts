@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Backend } from './backend.js';
 import { createCpuBackend } from './backends/cpu/index.js';
 import { createWebGPUBackend } from './backends/webgpu/index.js';
-import { trainBlobs, mlp, blobs } from './testing/mlp.js';
+import { trainBlobs, mlp, blobs, fitStep } from './testing/mlp.js';
 import { AdamW } from './optim/adamw.js';
 import { SGD } from './optim/sgd.js';
 import { scope } from './scope.js';
@@ -42,14 +42,10 @@ describe.each(['cpu', 'webgpu'])('training on %s', (name) => {
     const opt = new AdamW([A, B], { lr: 0.05, weightDecay: 0 });
     const losses: number[] = [];
     for (let s = 0; s < 300; s++) {
-      const l = scope(() => {
-        opt.zeroGrad();
+      const l = fitStep(opt, () => {
         const y = add(matmul(x, W0), matmul(matmul(x, A), B));
         const d = y.sub(yTrue);
-        const loss = sum(mul(d, d)).div(d.size);
-        loss.backward();
-        opt.step();
-        return loss.detach();
+        return sum(mul(d, d)).div(d.size);
       });
       if (s === 0 || s === 299) losses.push(await l.item());
       l.dispose();
@@ -66,13 +62,7 @@ describe.each(['cpu', 'webgpu'])('training on %s', (name) => {
     const opt = new AdamW(net.params, { lr: 0.01, maxGradNorm: 1 });
     const snap: ReturnType<typeof stats>[] = [];
     for (let s = 0; s < 1000; s++) {
-      const loss = scope(() => {
-        opt.zeroGrad();
-        const l = crossEntropy(net.forward(x), y);
-        l.backward();
-        opt.step();
-        return l.detach();
-      });
+      const loss = fitStep(opt, () => crossEntropy(net.forward(x), y));
       if (s % 100 === 99) {
         await loss.item();
         snap.push(stats(b));
@@ -100,13 +90,7 @@ describe.each(['cpu', 'webgpu'])('training on %s', (name) => {
     const opt = new SGD(net.params, { lr: 0.05, momentum: 0.9 });
     const losses: number[] = [];
     for (let s = 0; s < 60; s++) {
-      const l = scope(() => {
-        opt.zeroGrad();
-        const loss = crossEntropy(net.forward(x), y);
-        loss.backward();
-        opt.step();
-        return loss.detach();
-      });
+      const l = fitStep(opt, () => crossEntropy(net.forward(x), y));
       if (s === 0 || s === 59) losses.push(await l.item());
       l.dispose();
     }

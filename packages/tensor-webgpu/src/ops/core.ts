@@ -2,7 +2,7 @@
 import type { Backend, Storage, View } from '../backend.js';
 import type { DType } from '../dtype.js';
 import { constantStorage, getBackend, isGradEnabled } from '../engine.js';
-import { fmtShape, numel, shapesEqual, type Shape } from '../shape.js';
+import { contiguousStrides, fmtShape, shapesEqual, type Shape } from '../shape.js';
 import { Tensor, type TensorLike } from '../tensor.js';
 
 export type GradFn = (g: Tensor) => (Tensor | null)[];
@@ -68,23 +68,11 @@ export function sumToShape(g: Tensor, shape: Shape, sum: (t: Tensor, axes: numbe
   }
   let r = sum(g, axes, true);
   if (lead > 0 || !shapesEqual(r.shape, shape)) {
-    const v = r.viewAs(shape, contiguousFor(r, shape));
+    const v = r.viewAs(shape, contiguousStrides(shape));
     r.dispose();
     r = v;
   }
   return r;
-}
-
-function contiguousFor(t: Tensor, shape: Shape): number[] {
-  // t is a fresh contiguous reduction result with numel(shape) elements.
-  if (numel(t.shape) !== numel(shape)) throw new Error('sumToShape: size mismatch');
-  const s = new Array<number>(shape.length);
-  let acc = 1;
-  for (let i = shape.length - 1; i >= 0; i--) {
-    s[i] = acc;
-    acc *= shape[i]!;
-  }
-  return s;
 }
 
 /** f16 is storage-only: promote it to f32 before math (cast records its own gradient). */

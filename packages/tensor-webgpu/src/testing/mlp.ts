@@ -1,6 +1,7 @@
 /** A tiny 2-layer MLP on a fixed synthetic task, used by the training, leak and runtime smoke tests. */
 import type { Backend } from '../backend.js';
 import { AdamW } from '../optim/adamw.js';
+import type { Optimizer } from '../optim/optimizer.js';
 import { Generator } from '../random.js';
 import { scope } from '../scope.js';
 import type { Tensor } from '../tensor.js';
@@ -34,6 +35,17 @@ export function blobs(backend: Backend, n: number, dIn: number, classes: number,
   return { x: tensor(x, [n, dIn], { backend }), y: tensor(y, [n], { backend, dtype: 'i32' }) };
 }
 
+/** One optimisation step in a scope: zero grads, loss, backward, update; returns the detached loss. */
+export function fitStep(opt: Optimizer, loss: () => Tensor): Tensor {
+  return scope(() => {
+    opt.zeroGrad();
+    const l = loss();
+    l.backward();
+    opt.step();
+    return l.detach();
+  });
+}
+
 /** Train for `steps`; returns the loss every `every` steps (read back asynchronously). */
 export async function trainBlobs(backend: Backend, steps: number, every = 10, seed = 1): Promise<number[]> {
   const net = mlp(backend, 8, 32, 4, seed);
@@ -41,13 +53,7 @@ export async function trainBlobs(backend: Backend, steps: number, every = 10, se
   const opt = new AdamW(net.params, { lr: 0.01, weightDecay: 0 });
   const losses: number[] = [];
   for (let s = 0; s < steps; s++) {
-    const loss = scope(() => {
-      opt.zeroGrad();
-      const l = crossEntropy(net.forward(x), y);
-      l.backward();
-      opt.step();
-      return l.detach();
-    });
+    const loss = fitStep(opt, () => crossEntropy(net.forward(x), y));
     if (s % every === 0 || s === steps - 1) losses.push(await loss.item());
     loss.dispose();
   }
