@@ -10,6 +10,7 @@
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
+import { probeWebGPU } from './webgpu-probe.mjs';
 
 const quiet = process.argv.includes('--quiet');
 const asJson = process.argv.includes('--json');
@@ -51,44 +52,14 @@ try {
 }
 
 const keep = [];
+let report;
 try {
   Object.assign(globalThis, webgpu.globals);
   const gpu = webgpu.create([]);
   keep.push(gpu); // must outlive the device
-  const adapter = await gpu.requestAdapter();
-  if (!adapter) finish(1, { error: 'navigator.gpu.requestAdapter() returned null' });
-  const info = adapter.info ?? {};
-  const adapterReport = { vendor: info.vendor, architecture: info.architecture, device: info.device, description: info.description };
-  const device = await adapter.requestDevice();
-  const code = `@group(0) @binding(0) var<storage, read_write> a: array<f32>;
-@compute @workgroup_size(64) fn main(@builtin(global_invocation_id) id: vec3u) {
-  if (id.x < arrayLength(&a)) { a[id.x] = a[id.x] * 2.0 + 1.0; }
-}`;
-  const pipeline = device.createComputePipeline({ layout: 'auto', compute: { module: device.createShaderModule({ code }), entryPoint: 'main' } });
-  const n = 256;
-  const buf = device.createBuffer({ size: n * 4, usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST });
-  device.queue.writeBuffer(buf, 0, Float32Array.from({ length: n }, (_, i) => i));
-  const rb = device.createBuffer({ size: n * 4, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST });
-  const bind = device.createBindGroup({ layout: pipeline.getBindGroupLayout(0), entries: [{ binding: 0, resource: { buffer: buf } }] });
-  const enc = device.createCommandEncoder();
-  const pass = enc.beginComputePass();
-  pass.setPipeline(pipeline);
-  pass.setBindGroup(0, bind);
-  pass.dispatchWorkgroups(Math.ceil(n / 64));
-  pass.end();
-  enc.copyBufferToBuffer(buf, 0, rb, 0, n * 4);
-  device.queue.submit([enc.finish()]);
-  await rb.mapAsync(GPUMapMode.READ);
-  const out = new Float32Array(rb.getMappedRange().slice(0));
-  rb.unmap();
-  const bad = out.findIndex((v, i) => v !== 2 * i + 1);
-  if (bad >= 0) finish(1, { adapter: adapterReport, error: `compute check gave a[${bad}] = ${out[bad]}, expected ${2 * bad + 1}` });
-  const limits = {};
-  for (const k of ['maxStorageBuffersPerShaderStage', 'maxStorageBufferBindingSize', 'maxBufferSize', 'maxComputeWorkgroupStorageSize', 'maxComputeInvocationsPerWorkgroup']) {
-    limits[k] = adapter.limits[k];
-  }
-  device.destroy();
-  finish(0, { adapter: adapterReport, limits, features: [...adapter.features].sort() });
+  report = await probeWebGPU(gpu);
 } catch (e) {
-  finish(1, { error: String(e?.message ?? e).split('\n')[0] });
+  report = { ok: false, error: String(e?.message ?? e) };
 }
+if (report.ok) finish(0, { adapter: report.adapter, limits: report.limits, features: report.features });
+else finish(1, { adapter: report.adapter, error: report.error.split('\n')[0] });

@@ -108,6 +108,29 @@ async function measure(c) {
   return median(samples);
 }
 
+/**
+ * The run of the dispatch-latency case, shared by every implementation: each repetition applies
+ * `add` `len` times, each on the previous result, then awaits `readOne(last, outs)`, which reads one
+ * element (pushing onto `outs` anything it allocates, so cleanup frees it with the rest).
+ */
+function chainRun(len, x, add, readOne) {
+  return {
+    units: len,
+    async run(inner) {
+      const outs = [];
+      for (let r = 0; r < inner; r++) {
+        let cur = x;
+        for (let i = 0; i < len; i++) {
+          cur = add(cur);
+          outs.push(cur);
+        }
+        await readOne(cur, outs);
+      }
+      return outs;
+    },
+  };
+}
+
 // ---------------------------------------------------------------- our backends
 let oursModule = null;
 let oursModuleError = null;
@@ -185,19 +208,7 @@ function oursImpl(kind) {
       const one = be.fill(n, 'f32', 1);
       const vone = view(one, [n]);
       return {
-        units: len,
-        async run(inner) {
-          const outs = [];
-          for (let r = 0; r < inner; r++) {
-            let cur = x;
-            for (let i = 0; i < len; i++) {
-              cur = be.binary('add', view(cur, [n]), vone);
-              outs.push(cur);
-            }
-            await be.read([view(cur, [1])]);
-          }
-          return outs;
-        },
+        ...chainRun(len, x, (cur) => be.binary('add', view(cur, [n]), vone), (cur) => be.read([view(cur, [1])])),
         cleanup(outs) { for (const o of outs) be.release(o); be.flush(); },
         dispose() { be.release(x); be.release(one); be.flush(); },
       };
@@ -303,22 +314,13 @@ function tfjsImpl(kind) {
     chain(len, n) {
       const x = tf.tensor1d(randomF32(n, 5));
       const one = tf.ones([n]);
+      const readOne = (cur, outs) => {
+        const s = tf.slice(cur, [0], [1]);
+        outs.push(s);
+        return s.data();
+      };
       return {
-        units: len,
-        async run(inner) {
-          const outs = [];
-          for (let r = 0; r < inner; r++) {
-            let cur = x;
-            for (let i = 0; i < len; i++) {
-              cur = tf.add(cur, one);
-              outs.push(cur);
-            }
-            const s = tf.slice(cur, [0], [1]);
-            outs.push(s);
-            await s.data();
-          }
-          return outs;
-        },
+        ...chainRun(len, x, (cur) => tf.add(cur, one), readOne),
         cleanup(outs) { tf.dispose(outs); },
         dispose() { tf.dispose([x, one]); },
       };

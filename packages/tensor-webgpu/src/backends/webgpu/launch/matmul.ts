@@ -1,0 +1,159 @@
+/**
+ * Launch of the batched matmul kernels (wgsl/matmul.ts): the vec4-tiled fast kernel where operands
+ * fit it, the general kernel for small products, otherwise packing into the fast kernel's layout.
+ */
+import type { Storage, View } from '../../../backend.js';
+import type { KernelDef } from '../pipelines.js';
+import { grid1D, MAX_GROUPS, type WebGPURuntime, type WGStorage } from '../runtime.js';
+import { coalesce } from '../strided.js';
+import { copyKernel } from '../wgsl/elementwise.js';
+import { rankKind } from '../wgsl/common.js';
+import { MM_C4, MM_R, MM_TX, MM_TY, mmFastKernel, mmGeneralKernel, mmPackKernel } from '../wgsl/matmul.js';
+import { fillWords, launchStrided } from './elementwise.js';
+
+/** Below this many multiply-adds a matmul that does not fit the fast kernel directly runs the general kernel. */
+const MM_PACK_MIN_WORK = 1 << 18;
+
+/** One matmul operand: a storage with [batch, row, col] element strides and an element offset. */
+interface Operand {
+  s: WGStorage;
+  st: number[];
+  off: number;
+}
+
+/** Output dims of a batched product [B, M, K] @ [B, K, N]. */
+interface Dims {
+  B: number;
+  M: number;
+  K: number;
+  N: number;
+}
+
+function normalize(v: View, what: string): { shape: number[]; strides: number[] } {
+  if (v.shape.length === 3) return { shape: [...v.shape], strides: [...v.strides] };
+  if (v.shape.length === 2) return { shape: [1, ...v.shape], strides: [0, ...v.strides] };
+  throw new Error(`webgpu: matmul: ${what} must be [B, M, K] / [B, K, N] (rank 3 or 2), got [${v.shape}]`);
+}
+
+export function matmul(rt: WebGPURuntime, a: View, b: View): Storage {
+  const sa = rt.view(a, 'matmul');
+  const sb = rt.view(b, 'matmul');
+  const A = normalize(a, 'a');
+  const Bv = normalize(b, 'b');
+  const [B, M, K] = A.shape as [number, number, number];
+  const [B2, K2, N] = Bv.shape as [number, number, number];
+  if (K !== K2 || B !== B2) throw new Error(`webgpu: matmul: shapes [${a.shape}] and [${b.shape}] do not match`);
+  for (const s of [sa, sb]) {
+    if (s.dtype === 'i32') throw new Error('webgpu: matmul: i32 operands are not supported (f32 or f16)');
+  }
+  // strides of size-1 dims are irrelevant: zero them so alignment checks are not fooled
+  if (B === 1) A.strides[0] = Bv.strides[0] = 0;
+  if (M === 1) A.strides[1] = 0;
+  if (N === 1) Bv.strides[2] = 0;
+  if (K === 1) A.strides[2] = Bv.strides[1] = 0;
+  const out = rt.alloc(B * M * N, 'f32');
+  if (B * M * N === 0) return out;
+  if (K === 0) {
+    fillWords(rt, out, B * M * N, 0);
+    return out;
+  }
+  const aligned = (st: number[], off: number, rowDim: number, innerDim: number, inner: number, cols: number) =>
+    cols % 4 === 0 && inner === 1 && st[rowDim]! % 4 === 0 && st[0]! % 4 === 0 && off % 4 === 0 && st[innerDim] !== undefined;
+  const aFast = K % 4 === 0 && (A.strides[2] === 1 || K === 1) && aligned(A.strides, a.offset, 1, 2, K === 1 ? 1 : A.strides[2]!, K);
+  const bFast = N % 4 === 0 && K % 4 === 0 && (Bv.strides[2] === 1) && aligned(Bv.strides, b.offset, 1, 2, Bv.strides[2]!, N);
+  let opA: Operand = { s: sa, st: A.strides, off: a.offset };
+  let opB: Operand = { s: sb, st: Bv.strides, off: b.offset };
+  if (aFast && bFast) {
+    mmFast(rt, opA, opB, out, { B, M, K, N });
+    return out;
+  }
+  if (B * M * N * K < MM_PACK_MIN_WORK) {
+    mmGeneral(rt, opA, opB, out, { B, M, K, N });
+    return out;
+  }
+  // pack what does not fit into zero-padded contiguous f32 and run the fast kernel
+  const K4 = Math.ceil(K / 4) * 4;
+  const N4 = Math.ceil(N / 4) * 4;
+  const temps: WGStorage[] = [];
+  if (!aFast) {
+    opA = mmPack(rt, opA, B, M, M, K, K4);
+    temps.push(opA.s);
+  }
+  if (!bFast) {
+    opB = mmPack(rt, opB, B, K4, K, N, N4);
+    temps.push(opB.s);
+  }
+  if (N4 === N) {
+    mmFast(rt, opA, opB, out, { B, M, K: K4, N });
+  } else {
+    const wide = rt.alloc(B * M * N4, 'f32');
+    temps.push(wide);
+    mmFast(rt, opA, opB, wide, { B, M, K: K4, N: N4 });
+    const L = coalesce([B, M, N], [[M * N4, N4, 1]], [0]);
+    launchStrided(rt, copyKernel('f32', 'f32', rankKind(L.shape, L.strides)), [wide, out], B * M * N, L);
+  }
+  for (const t of temps) rt.release(t);
+  return out;
+}
+
+/**
+ * Copy operand `x` ([B or 1, Rv, C] valid) into zero-padded contiguous f32 [Bn, R, Cp]; a batch
+ * stride of 0 (a broadcast operand) packs a single batch.
+ */
+function mmPack(rt: WebGPURuntime, x: Operand, B: number, R: number, Rv: number, C: number, Cp: number): Operand {
+  const Bn = x.st[0] === 0 ? 1 : B;
+  const total = Bn * R * Cp;
+  const out = rt.alloc(total, 'f32');
+  rt.dispatch(mmPackKernel(x.s.dtype), [x.s, out], (p) => {
+    p.u(0, total);
+    p.u(1, R);
+    p.u(2, C);
+    p.u(3, Cp);
+    p.i(4, x.off);
+    p.i(5, x.st[0]!);
+    p.i(6, x.st[1]!);
+    p.i(7, x.st[2]!);
+    p.u(8, Rv);
+  }, grid1D(total));
+  return { s: out, st: [Bn === 1 ? 0 : R * Cp, Cp, 1], off: 0 };
+}
+
+/** The vec4-tiled kernel: K and N multiples of 4, rows contiguous, strides and offsets 4-aligned. */
+function mmFast(rt: WebGPURuntime, a: Operand, b: Operand, out: WGStorage, dims: Dims): void {
+  const { M, K, N } = dims;
+  const k = mmFastKernel(a.s.dtype, b.s.dtype);
+  const gx = Math.ceil(N / 4 / MM_C4 / MM_TX);
+  const gy = Math.ceil(M / MM_R / MM_TY);
+  // the fast kernel takes strides and offsets in vec4 units
+  const vec4 = (x: Operand) => [x.st[0]! / 4, x.st[1]! / 4, x.off / 4];
+  dispatchBatches(rt, k, [a.s, b.s, out], dims, gx, gy, (b0) => [[M, N / 4, K / 4, b0, ...vec4(a), ...vec4(b)], []]);
+}
+
+/** The general kernel: any strides and offsets, 8x8 outputs per workgroup. */
+function mmGeneral(rt: WebGPURuntime, a: Operand, b: Operand, out: WGStorage, dims: Dims): void {
+  const { M, K, N } = dims;
+  const k = mmGeneralKernel(a.s.dtype, b.s.dtype);
+  dispatchBatches(rt, k, [a.s, b.s, out], dims, Math.ceil(N / 8), Math.ceil(M / 8), (b0) => [
+    [M, N, K, b0],
+    [a.off, ...a.st, b.off, ...b.st],
+  ]);
+}
+
+/**
+ * Dispatch a [gx, gy] output grid once per chunk of at most 65535 batches (the grid's z limit).
+ * `words(b0)` gives the params of the chunk starting at batch b0: u32 words from 0, then i32 words.
+ */
+function dispatchBatches(
+  rt: WebGPURuntime, k: KernelDef, bufs: WGStorage[], { B, M, N }: Dims, gx: number, gy: number,
+  words: (b0: number) => [u32s: number[], i32s: number[]],
+): void {
+  if (gy > MAX_GROUPS || gx > MAX_GROUPS) throw new Error(`webgpu: matmul: [${M}, ${N}] output is too large for one dispatch`);
+  for (let b0 = 0; b0 < B; b0 += MAX_GROUPS) {
+    const nb = Math.min(MAX_GROUPS, B - b0);
+    const [u32s, i32s] = words(b0);
+    rt.dispatch(k, bufs, (p) => {
+      u32s.forEach((v, i) => p.u(i, v));
+      i32s.forEach((v, i) => p.i(u32s.length + i, v));
+    }, [gx, gy, nb]);
+  }
+}
