@@ -1,0 +1,248 @@
+/**
+ * SentencePiece BPE tokenizer (GGUF `tokenizer.ggml.model = 'llama'`), following llama.cpp's
+ * `llm_tokenizer_spm`: spaces escaped as U+2581, an optional dummy-prefix space, symbols start as
+ * UTF-8 characters, and the adjacent pair whose concatenation is a vocabulary piece with the
+ * highest score is merged repeatedly (ties: leftmost) via a priority queue. Symbols that are not
+ * vocabulary pieces fall back to `<0xXX>` byte tokens (or unk).
+ */
+import {
+  EMPTY_BYTES,
+  LiteralSplitter,
+  MinHeap,
+  checkId,
+  concatBytes,
+  decodeUtf8,
+  parseByteToken,
+  utf8Encoder,
+} from './common.js';
+import { TokenType, type DecodeOptions, type EncodeOptions, type Tokenizer } from './types.js';
+
+export const SPM_SPACE = '\u2581';
+
+export interface SpmVocab {
+  tokens: readonly string[];
+  scores: readonly number[];
+  /** GGUF token types (see {@link TokenType}). */
+  types: readonly number[];
+  bos: number | null;
+  eos: number | null;
+  unk: number | null;
+  addBos?: boolean; // default true
+  addEos?: boolean; // default false
+  addSpacePrefix?: boolean; // default true
+}
+
+interface Sym {
+  start: number; // code-unit offsets into the escaped text
+  end: number;
+  prev: number;
+  next: number;
+}
+interface Bigram {
+  left: number;
+  right: number;
+  score: number;
+  size: number; // code units of the merged text (stale-entry check)
+}
+
+const bigramLess = (a: Bigram, b: Bigram): boolean =>
+  a.score > b.score || (a.score === b.score && a.left < b.left);
+
+export class SpmTokenizer implements Tokenizer {
+  readonly vocabSize: number;
+  readonly bos: number | null;
+  readonly eos: number | null;
+  readonly unk: number | null;
+  readonly addBos: boolean;
+  readonly addEos: boolean;
+  readonly addSpacePrefix: boolean;
+  private readonly tokens: readonly string[];
+  private readonly scores: readonly number[];
+  private readonly types: readonly number[];
+  /** Pieces that text can produce: every token except control / unknown / byte tokens. */
+  private readonly pieceToId = new Map<string, number>();
+  private readonly allToId = new Map<string, number>();
+  /** byte value -> `<0xXX>` token id, or -1. */
+  private readonly byteToId = new Int32Array(256).fill(-1);
+  private readonly hasByteTokens: boolean;
+  private readonly userSplitter: LiteralSplitter;
+  private readonly specialSplitter: LiteralSplitter;
+  private readonly pieceBytes: Uint8Array[];
+
+  constructor(v: SpmVocab) {
+    const n = v.tokens.length;
+    if (v.scores.length !== n) throw new Error(`SPM vocab: ${v.scores.length} scores for ${n} tokens`);
+    if (v.types.length !== n) throw new Error(`SPM vocab: ${v.types.length} token types for ${n} tokens`);
+    this.vocabSize = n;
+    this.tokens = v.tokens;
+    this.scores = v.scores;
+    this.types = v.types;
+    this.bos = v.bos;
+    this.eos = v.eos;
+    this.unk = v.unk;
+    this.addBos = v.addBos ?? true;
+    this.addEos = v.addEos ?? false;
+    this.addSpacePrefix = v.addSpacePrefix ?? true;
+    const user: { text: string; id: number }[] = [];
+    const special: { text: string; id: number }[] = [];
+    let nBytes = 0;
+    this.pieceBytes = new Array(n);
+    for (let id = 0; id < n; id++) {
+      const t = v.tokens[id];
+      const type = v.types[id];
+      if (!this.allToId.has(t)) this.allToId.set(t, id);
+      if (type === TokenType.Byte) {
+        const b = parseByteToken(t);
+        if (b >= 0) {
+          if (this.byteToId[b] < 0) nBytes++;
+          if (this.byteToId[b] < 0) this.byteToId[b] = id;
+          this.pieceBytes[id] = Uint8Array.of(b);
+        } else {
+          this.pieceBytes[id] = utf8Encoder.encode(t);
+        }
+        continue;
+      }
+      if (type === TokenType.Control || type === TokenType.Unknown) {
+        this.pieceBytes[id] = EMPTY_BYTES;
+        if (type === TokenType.Control) special.push({ text: t, id });
+        continue;
+      }
+      if (!this.pieceToId.has(t)) this.pieceToId.set(t, id);
+      if (type === TokenType.UserDefined) user.push({ text: t, id });
+      this.pieceBytes[id] = utf8Encoder.encode(t.replaceAll(SPM_SPACE, ' '));
+    }
+    this.hasByteTokens = nBytes === 256;
+    this.userSplitter = new LiteralSplitter(user);
+    this.specialSplitter = new LiteralSplitter([...user, ...special]);
+  }
+
+  encode(text: string, opts: EncodeOptions = {}): number[] {
+    const out: number[] = [];
+    if ((opts.addBos ?? this.addBos) && this.bos !== null) out.push(this.bos);
+    const splitter = opts.parseSpecial ? this.specialSplitter : this.userSplitter;
+    let prevSpecial = true; // a dummy-prefix space goes before the first raw fragment and after special tokens
+    for (const frag of splitter.split(text)) {
+      if ('id' in frag) {
+        out.push(frag.id);
+        prevSpecial = true;
+        continue;
+      }
+      let s = frag.text;
+      if (this.addSpacePrefix && prevSpecial) s = ' ' + s;
+      this.encodeRaw(s.replaceAll(' ', SPM_SPACE), out);
+      prevSpecial = false;
+    }
+    if ((opts.addEos ?? this.addEos) && this.eos !== null) out.push(this.eos);
+    return out;
+  }
+
+  /** Tokenizes already-escaped text (no prefix, no special-token matching) into `out`. */
+  encodeRaw(text: string, out: number[]): void {
+    if (text.length === 0) return;
+    // Symbols = code points.
+    const syms: Sym[] = [];
+    for (let i = 0; i < text.length; ) {
+      const c = text.charCodeAt(i);
+      const d = c >= 0xd800 && c <= 0xdbff && i + 1 < text.length ? text.charCodeAt(i + 1) : 0;
+      const len = d >= 0xdc00 && d <= 0xdfff ? 2 : 1;
+      syms.push({ start: i, end: i + len, prev: syms.length - 1, next: syms.length + 1 });
+      i += len;
+    }
+    syms[syms.length - 1].next = -1;
+
+    const heap = new MinHeap<Bigram>(bigramLess);
+    const tryAdd = (left: number, right: number): void => {
+      if (left < 0 || right < 0) return;
+      const a = syms[left];
+      const b = syms[right];
+      const id = this.pieceToId.get(text.slice(a.start, b.end));
+      if (id === undefined) return;
+      heap.push({ left, right, score: this.scores[id], size: b.end - a.start });
+    };
+    for (let i = 1; i < syms.length; i++) tryAdd(i - 1, i);
+
+    for (let bg = heap.pop(); bg !== undefined; bg = heap.pop()) {
+      const l = syms[bg.left];
+      const r = syms[bg.right];
+      // Stale: one side was merged away or grew since the bigram was queued.
+      if (l.end === l.start || r.end === r.start || r.end - l.start !== bg.size || l.next !== bg.right) continue;
+      l.end = r.end;
+      r.start = r.end; // empty = dead
+      l.next = r.next;
+      if (r.next >= 0) syms[r.next].prev = bg.left;
+      tryAdd(l.prev, bg.left);
+      tryAdd(bg.left, l.next);
+    }
+
+    for (let i = 0; i >= 0; i = syms[i].next) {
+      const s = syms[i];
+      const piece = text.slice(s.start, s.end);
+      const id = this.pieceToId.get(piece);
+      if (id !== undefined) {
+        out.push(id);
+      } else if (this.hasByteTokens) {
+        for (const b of utf8Encoder.encode(piece)) out.push(this.byteToId[b]);
+      } else if (this.unk !== null) {
+        out.push(this.unk);
+      } else {
+        throw new Error(`SPM: cannot encode ${JSON.stringify(piece)}: no byte tokens and no unk token`);
+      }
+    }
+  }
+
+  isSpecial(id: number): boolean {
+    const t = this.types[id];
+    return t === TokenType.Control || t === TokenType.Unknown;
+  }
+
+  decode(ids: readonly number[], opts: DecodeOptions = {}): string {
+    const skip = opts.skipSpecial ?? true;
+    const parts: Uint8Array[] = [];
+    let total = 0;
+    let atStart = true;
+    for (const id of ids) {
+      checkId(id, this.vocabSize);
+      let bytes: Uint8Array;
+      if (this.isSpecial(id)) {
+        if (skip) continue;
+        // Rendered special text does not count as the start of the text (sentencepiece renders
+        // control tokens as nothing), so the first real piece still loses its dummy prefix.
+        bytes = utf8Encoder.encode(this.tokens[id]);
+      } else {
+        bytes = this.pieceBytes[id];
+        if (atStart) {
+          atStart = false;
+          if (this.addSpacePrefix && this.types[id] !== TokenType.Byte && bytes[0] === 0x20) bytes = bytes.subarray(1);
+        }
+      }
+      parts.push(bytes);
+      total += bytes.length;
+    }
+    return decodeUtf8(concatBytes(parts, total));
+  }
+
+  tokenBytes(id: number): Uint8Array {
+    checkId(id, this.vocabSize);
+    return this.pieceBytes[id];
+  }
+
+  idToToken(id: number): string {
+    checkId(id, this.vocabSize);
+    return this.tokens[id];
+  }
+
+  tokenToId(token: string): number | undefined {
+    return this.allToId.get(token);
+  }
+
+  /** Score of a token (the SentencePiece log-probability / merge priority). */
+  score(id: number): number {
+    checkId(id, this.vocabSize);
+    return this.scores[id];
+  }
+
+  tokenType(id: number): number {
+    checkId(id, this.vocabSize);
+    return this.types[id];
+  }
+}
