@@ -1,0 +1,101 @@
+/**
+ * LoRA and DoRA around a frozen linear layer (SPEC section 1).
+ * Weights use the runtime's [in, out] layout: A [in, r], B [r, out]; saved adapters convert to
+ * PEFT's [r, in] / [out, r].
+ */
+import { add, dropout, matmul, mul, div, sqrt, sub, sum, square, type Generator, type Tensor } from '@moegraph/tensor-webgpu';
+import type { Linear, LinearLike } from '@moegraph/llm';
+import { kaimingUniform, zerosParam } from './init.js';
+
+export interface LoRAOptions {
+  r: number;
+  alpha: number;
+  dropout?: number;
+  generator: Generator;
+}
+
+export class LoRALinear implements LinearLike {
+  readonly inFeatures: number;
+  readonly outFeatures: number;
+  readonly A: Tensor;
+  readonly B: Tensor;
+  readonly scaling: number;
+  readonly dropoutP: number;
+  training = true;
+
+  constructor(
+    readonly name: string,
+    readonly base: Linear,
+    readonly opts: LoRAOptions,
+  ) {
+    if (!(opts.r > 0 && Number.isInteger(opts.r))) throw new Error(`LoRA '${name}': rank r must be a positive integer, got ${opts.r}`);
+    this.inFeatures = base.inFeatures;
+    this.outFeatures = base.outFeatures;
+    this.scaling = opts.alpha / opts.r;
+    this.dropoutP = opts.dropout ?? 0;
+    const be = base.weight.backend;
+    this.A = kaimingUniform([this.inFeatures, opts.r], this.inFeatures, opts.generator, be, `${name}.lora_A`);
+    this.B = zerosParam([opts.r, this.outFeatures], be, `${name}.lora_B`);
+  }
+
+  /** The adapter path's input: dropout(x) while training. */
+  protected dropped(x: Tensor): Tensor {
+    return this.training ? dropout(x, this.dropoutP, { generator: this.opts.generator }) : x;
+  }
+
+  /** s * B(A(xd)) for an already dropped-out input: the adapter's additive update. */
+  delta(xd: Tensor): Tensor {
+    return mul(matmul(matmul(xd, this.A), this.B), this.scaling);
+  }
+
+  forward(x: Tensor): Tensor {
+    return add(this.base.forward(x), this.delta(this.dropped(x)));
+  }
+
+  parameters(): Tensor[] {
+    return [this.A, this.B];
+  }
+}
+
+/**
+ * DoRA (Liu et al. 2024): W' = m * (W + s BA) / ||W + s BA||, the norm per output feature. As in
+ * PEFT, the norm is detached (the paper's section 4.3 memory-saving choice); `detachNorm: false`
+ * keeps its gradient. At initialisation m = ||W|| so the output equals the base layer's.
+ */
+export class DoRALinear extends LoRALinear {
+  readonly magnitude: Tensor;
+  detachNorm: boolean;
+
+  constructor(name: string, base: Linear, opts: LoRAOptions & { detachNorm?: boolean }) {
+    super(name, base, opts);
+    this.detachNorm = opts.detachNorm ?? true;
+    const w = base.weight.dtype === 'f32' ? base.weight : base.weight.cast('f32');
+    const m = sqrt(sum(square(w), 0));
+    this.magnitude = m.detach().requireGrad();
+    this.magnitude.name = `${name}.lora_magnitude_vector`;
+    m.dispose();
+  }
+
+  /** ||W + s BA|| per output column: [out]. */
+  weightNorm(): Tensor {
+    const w = this.base.weight.dtype === 'f32' ? this.base.weight : this.base.weight.cast('f32');
+    const merged = add(w, mul(matmul(this.A, this.B), this.scaling));
+    const n = sqrt(sum(square(merged), 0));
+    return this.detachNorm ? n.detach() : n;
+  }
+
+  /**
+   * PEFT's formula: base(x) + (scale - 1) * (xd W) + scale * delta(xd), scale = m / ||W + s BA||,
+   * xd = dropout(x). Without dropout this is scale * (x W + delta) + bias.
+   */
+  override forward(x: Tensor): Tensor {
+    const scale = div(this.magnitude, this.weightNorm());
+    const xd = this.dropped(x);
+    const baseNoBias = matmul(xd, this.base.weight);
+    return add(add(this.base.forward(x), mul(baseNoBias, sub(scale, 1))), mul(this.delta(xd), scale));
+  }
+
+  override parameters(): Tensor[] {
+    return [this.A, this.B, this.magnitude];
+  }
+}
