@@ -182,6 +182,18 @@ export interface Backend {
   /** out[r, c] = sum over j with idx[r, j] == c of g[r, j]; g [rows, k] -> [rows, cols]. */
   scatterAddCols(g: Storage, idx: Storage, rows: number, k: number, cols: number): Storage;
   /**
+   * Per-row expert matmul (mixture of experts): out[i, :] = x[i, :] @ w[idx[i]], x contiguous f32
+   * [m, k], w a strided view [e, k, n] (f32 or f16; any strides, so a transposed per-expert view
+   * works without a copy), idx i32 [m] in [0, e) -> contiguous f32 [m, n].
+   */
+  gatherMatmul(x: Storage, w: View, idx: Storage, m: number, k: number, n: number, e: number): Storage;
+  /**
+   * Weight gradient of gatherMatmul: out[j] = sum over i with idx[i] == j of outer(x[i, :], g[i, :]),
+   * rows added in increasing i (deterministic); x [m, k], g [m, n] -> contiguous f32 [e, k, n].
+   * Experts that receive no rows get zeros.
+   */
+  gatherMatmulGradW(x: Storage, g: Storage, idx: Storage, m: number, k: number, n: number, e: number): Storage;
+  /**
    * The first k entries of each row of x [rows, cols] sorted (descending or ascending), stable (equal
    * values keep increasing column order): values f32 [rows, k] and indices i32 [rows, k].
    */

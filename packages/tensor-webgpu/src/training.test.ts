@@ -8,7 +8,7 @@ import { AdamW } from './optim/adamw.js';
 import { SGD } from './optim/sgd.js';
 import { scope } from './scope.js';
 import { stats } from './stats.js';
-import { crossEntropy, matmul, mul, randn, sum, tensor, zeros, add } from './ops/index.js';
+import { crossEntropy, gatherMatmul, matmul, mul, randn, sum, tensor, zeros, add } from './ops/index.js';
 import { noGrad } from './engine.js';
 
 let gpu: Backend;
@@ -129,6 +129,19 @@ describe('autograd semantics', () => {
     b.dispose();
     expect(() => add(a, b)).toThrow(/disposed/);
     expect(() => add(a, zeros([2, 3], { backend: gpu }))).toThrow(/different backends/);
+  });
+
+  it('gatherMatmul errors name the op, shapes and dtypes', () => {
+    const x = zeros([2, 3, 4], { backend: cpu });
+    const w = zeros([5, 4, 6], { backend: cpu });
+    const idx = zeros([2, 3], { backend: cpu, dtype: 'i32' });
+    expect(gatherMatmul(x, w, idx).shape).toEqual([2, 3, 6]);
+    expect(() => gatherMatmul(x, w, zeros([2, 3], { backend: cpu }))).toThrow(/gatherMatmul: index tensor must be i32, got f32 \[2, 3\]/);
+    expect(() => gatherMatmul(x, w, zeros([6], { backend: cpu, dtype: 'i32' }))).toThrow(/gatherMatmul: idx \[6\] must have x's leading shape \[2, 3\]/);
+    expect(() => gatherMatmul(x, zeros([4, 6], { backend: cpu }), idx)).toThrow(/gatherMatmul: w must be \[e, k, n\], got \[4, 6\]/);
+    expect(() => gatherMatmul(x, zeros([5, 3, 6], { backend: cpu }), idx)).toThrow(/gatherMatmul: x \[2, 3, 4\] has k = 4 but w \[5, 3, 6\] has k = 3/);
+    expect(() => gatherMatmul(x, w.cast('i32'), idx)).toThrow(/gatherMatmul: dtype i32 not supported/);
+    expect(() => gatherMatmul(x, w, tensor([0, 1, 2, 3, 4, 5], [2, 3], { backend: cpu, dtype: 'i32' }))).toThrow(/cpu gatherMatmul: index 5 at position 5 out of range for 5 experts/);
   });
 
   it('optimizers reject bad parameters clearly', () => {

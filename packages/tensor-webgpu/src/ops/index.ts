@@ -5,5 +5,6 @@ export * from './shape.js';
 export * from './matmul.js';
 export * from './indexing.js';
 export * from './sort.js';
+export * from './moe.js';
 export * from './nn.js';
 export { backendOf } from './core.js';

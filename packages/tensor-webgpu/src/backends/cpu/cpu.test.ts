@@ -632,6 +632,82 @@ describe('cpu backend: gather and scatter', () => {
   });
 });
 
+/** Naive per-row expert matmul over a strided w [e, k, n] given as (data, strides, offset). */
+function naiveGmm(x: number[], w: ArrayLike<number>, st: number[], off: number, idx: number[], k: number, n: number): number[] {
+  const out: number[] = [];
+  idx.forEach((ex, i) => {
+    for (let c = 0; c < n; c++) {
+      let s = 0;
+      for (let r = 0; r < k; r++) s += x[i * k + r] * w[off + ex * st[0] + r * st[1] + c * st[2]];
+      out.push(s);
+    }
+  });
+  return out;
+}
+
+function naiveGradW(x: number[], g: number[], idx: number[], k: number, n: number, e: number): number[] {
+  const out = new Array<number>(e * k * n).fill(0);
+  idx.forEach((ex, i) => {
+    for (let r = 0; r < k; r++) for (let c = 0; c < n; c++) out[(ex * k + r) * n + c] += x[i * k + r] * g[i * n + c];
+  });
+  return out;
+}
+
+describe('cpu backend: gatherMatmul', () => {
+  const [m, k, n, e] = [7, 5, 3, 4];
+  const idx = [2, 0, 2, 2, 3, 0, 2];
+  const x = rand(m * k, 31);
+
+  it('matches a naive per-row loop for contiguous, transposed and offset weights', () => {
+    const be = createCpuBackend({ precision: 'f64' });
+    const xs = be.upload(x, 'f32');
+    const is = be.upload(idx, 'i32');
+    const w = rand(e * k * n + 5, 32);
+    const ws = be.upload(w, 'f32');
+    // contiguous [e, k, n] at offset 5
+    const stC = [k * n, n, 1];
+    expectClose(rd(be, be.gatherMatmul(xs, view(ws, [e, k, n], stC, 5), is, m, k, n, e)), naiveGmm(x, w, stC, 5, idx, k, n), 1e-12);
+    // a transposed [e, n, k] storage viewed as [e, k, n]
+    const stT = [k * n, 1, k];
+    expectClose(rd(be, be.gatherMatmul(xs, view(ws, [e, k, n], stT), is, m, k, n, e)), naiveGmm(x, w, stT, 0, idx, k, n), 1e-12);
+    // one expert broadcast to e with stride 0
+    const stB = [0, n, 1];
+    expectClose(rd(be, be.gatherMatmul(xs, view(ws, [e, k, n], stB), is, m, k, n, e)), naiveGmm(x, w, stB, 0, idx, k, n), 1e-12);
+  });
+
+  it('reads f16 weights; output f32', () => {
+    const be = createCpuBackend();
+    const w = rand(e * k * n, 33);
+    const bits = Uint16Array.from(w, f32ToF16Bits);
+    const out = be.gatherMatmul(be.upload(x, 'f32'), view(be.upload(bits, 'f16'), [e, k, n]), be.upload(idx, 'i32'), m, k, n, e);
+    expect(out.dtype).toBe('f32');
+    expectClose(rd(be, out), naiveGmm(f32(x), Array.from(bits, f16BitsToF32), [k * n, n, 1], 0, idx, k, n), 1e-5);
+  });
+
+  it('gatherMatmulGradW matches a naive loop; unused experts get zeros', () => {
+    const be = createCpuBackend({ precision: 'f64' });
+    const g = rand(m * n, 34);
+    const got = rd(be, be.gatherMatmulGradW(be.upload(x, 'f32'), be.upload(g, 'f32'), be.upload(idx, 'i32'), m, k, n, e + 1));
+    expectClose(got, naiveGradW(x, g, idx, k, n, e + 1), 1e-12);
+    expect(got.slice(k * n, 2 * k * n).every((v) => v === 0)).toBe(true);
+    expect(got.slice(e * k * n).every((v) => v === 0)).toBe(true);
+  });
+
+  it('empty sizes and errors naming the index and shapes', () => {
+    const be = createCpuBackend();
+    const xs = be.upload(x, 'f32');
+    const ws = be.upload(rand(e * k * n, 35), 'f32');
+    const wv = view(ws, [e, k, n]);
+    expect(rd(be, be.gatherMatmul(be.upload([], 'f32'), wv, be.upload([], 'i32'), 0, k, n, e))).toEqual([]);
+    expect(rd(be, be.gatherMatmulGradW(be.upload([], 'f32'), be.upload([], 'f32'), be.upload([], 'i32'), 0, k, n, e))).toEqual(new Array(e * k * n).fill(0));
+    expect(() => be.gatherMatmul(xs, wv, be.upload([0, 4, 0, 0, 0, 0, 0], 'i32'), m, k, n, e)).toThrow(/gatherMatmul: index 4 at position 1 .*4 experts/);
+    expect(() => be.gatherMatmul(xs, wv, be.upload([0, 0, -1, 0, 0, 0, 0], 'i32'), m, k, n, e)).toThrow(/index -1/);
+    expect(() => be.gatherMatmulGradW(xs, be.upload(rand(m * n), 'f32'), be.upload([0, 0, 0, 0, 0, 0, 9], 'i32'), m, k, n, e)).toThrow(/gatherMatmulGradW: index 9/);
+    expect(() => be.gatherMatmul(xs, view(ws, [e, n, k]), be.upload(idx, 'i32'), m, k, n, e)).toThrow(/w has shape \[4, 3, 5\], expected \[e, k, n\] = \[4, 5, 3\]/);
+    expect(() => be.gatherMatmul(xs, wv, be.upload(idx.slice(1), 'i32'), m, k, n, e)).toThrow(/idx has 6 elements, expected 7/);
+  });
+});
+
 describe('cpu backend: sortRows', () => {
   it('is stable for ties in both directions and keeps the first k', () => {
     const be = createCpuBackend();

@@ -12,6 +12,7 @@ import { dropoutMask } from './dropout.js';
 import * as ew from './elementwise.js';
 import * as ix from './indexing.js';
 import { matmul } from './matmul.js';
+import * as moe from './moe.js';
 import { adamw, sgd } from './optim.js';
 import { reduceRows } from './reduce.js';
 import * as rw from './rows.js';
@@ -380,6 +381,27 @@ export class CpuBackend implements Backend {
     this.dims(kn, { rows, k, cols });
     const gs = this.floats(g, rows * k, kn, 'g');
     return this.wrap('f32', ix.scatterAddCols(gs, this.ints(idx, rows * k, kn, 'idx'), rows, k, cols, this.precision));
+  }
+
+  gatherMatmul(x: Storage, w: View, idx: Storage, m: number, k: number, n: number, e: number): Storage {
+    this.begin();
+    const kn = 'gatherMatmul';
+    this.dims(kn, { m, k, n, e });
+    const vw = this.view(w, kn, 'w', ['f32', 'f16']);
+    if (vw.shape.length !== 3 || vw.shape[0] !== e || vw.shape[1] !== k || vw.shape[2] !== n) {
+      throw new Error(`cpu ${kn}: w has shape [${vw.shape.join(', ')}], expected [e, k, n] = [${e}, ${k}, ${n}]`);
+    }
+    const xs = this.floats(x, m * k, kn, 'x');
+    return this.wrap('f32', moe.gatherMatmul(xs, vw, this.ints(idx, m, kn, 'idx'), m, k, n, e, this.precision));
+  }
+
+  gatherMatmulGradW(x: Storage, g: Storage, idx: Storage, m: number, k: number, n: number, e: number): Storage {
+    this.begin();
+    const kn = 'gatherMatmulGradW';
+    this.dims(kn, { m, k, n, e });
+    const xs = this.floats(x, m * k, kn, 'x');
+    const gs = this.floats(g, m * n, kn, 'g');
+    return this.wrap('f32', moe.gatherMatmulGradW(xs, gs, this.ints(idx, m, kn, 'idx'), m, k, n, e, this.precision));
   }
 
   sortRows(x: Storage, rows: number, cols: number, k: number, descending: boolean): { values: Storage; indices: Storage } {

@@ -18,6 +18,7 @@ import type { DType, TypedArray } from '../../dtype.js';
 import * as ew from './launch/elementwise.js';
 import * as ix from './launch/indexing.js';
 import { matmul } from './launch/matmul.js';
+import * as moe from './launch/moe.js';
 import { adamw, sgd } from './launch/optim.js';
 import { reduce } from './launch/reduce.js';
 import * as rows from './launch/rows.js';
@@ -75,6 +76,12 @@ export class WebGPUBackend implements Backend {
   scatterAddRows(src: Storage, idx: Storage, n: number, c: number, r: number): Storage { return ix.scatterAddRows(this.rt, src, idx, n, c, r); }
   gatherCols(x: Storage, idx: Storage, r: number, c: number, k: number): Storage { return ix.gatherCols(this.rt, x, idx, r, c, k); }
   scatterAddCols(g: Storage, idx: Storage, r: number, k: number, c: number): Storage { return ix.scatterAddCols(this.rt, g, idx, r, k, c); }
+  gatherMatmul(x: Storage, w: View, idx: Storage, m: number, k: number, n: number, e: number): Storage {
+    return moe.gatherMatmul(this.rt, x, w, idx, m, k, n, e);
+  }
+  gatherMatmulGradW(x: Storage, g: Storage, idx: Storage, m: number, k: number, n: number, e: number): Storage {
+    return moe.gatherMatmulGradW(this.rt, x, g, idx, m, k, n, e);
+  }
   sortRows(x: Storage, r: number, c: number, k: number, descending: boolean): { values: Storage; indices: Storage } {
     return ix.sortRows(this.rt, x, r, c, k, descending);
   }

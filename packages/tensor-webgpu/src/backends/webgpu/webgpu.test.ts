@@ -652,6 +652,113 @@ describe('webgpu backend: indexing', () => {
   });
 });
 
+describe('webgpu backend: gatherMatmul', () => {
+  /** Naive per-row loop over a strided w [e, k, n] (f64 sums of the f32-rounded inputs). */
+  function naive(x: number[], w: ArrayLike<number>, st: number[], off: number, idx: number[], k: number, n: number, e: number): number[] {
+    const out: number[] = [];
+    idx.forEach((ex, i) => {
+      for (let c = 0; c < n; c++) {
+        let s = 0;
+        if (ex >= 0 && ex < e) for (let r = 0; r < k; r++) s += Math.fround(x[i * k + r]!) * Math.fround(w[off + ex * st[0]! + r * st[1]! + c * st[2]!]!);
+        out.push(s);
+      }
+    });
+    return out;
+  }
+
+  // [m, k, n, e, layout]: 'c' contiguous, 't' a transposed [e, n, k] storage, 'o' contiguous at an offset
+  const shapes: [number, number, number, number, 'c' | 't' | 'o'][] = [
+    [7, 5, 3, 4, 'c'], // scalar
+    [33, 17, 9, 3, 't'], // scalar, strided
+    [9, 6, 8, 5, 'c'], // vec4 over n
+    [10, 12, 12, 3, 'o'], // vec4 over n, offset 4
+    [11, 8, 5, 3, 't'], // vec4 over k
+    [13, 16, 7, 2, 'o'], // offset 3: scalar
+    [5, 4, 1, 1, 'c'],
+  ];
+  for (const [m, k, n, e, lay] of shapes) {
+    for (const dt of ['f32', 'f16'] as const) {
+      it(`m=${m} k=${k} n=${n} e=${e} ${lay} ${dt} matches cpu and a naive loop`, async () => {
+        const off = lay === 'o' ? (n % 4 === 0 ? 4 : 3) : 0;
+        const st = lay === 't' ? [k * n, 1, k] : [k * n, n, 1];
+        const x = rand(m * k, m + k);
+        let w = rand(e * k * n + off, n + e);
+        if (dt === 'f16') w = w.map((v) => f16BitsToF32(f32ToF16Bits(v)));
+        const idx = randInt(m, 0, e, m * e);
+        const [got] = await same(`gmm ${m} ${k} ${n} ${e}`, ({ be, up }) => {
+          const ws = dt === 'f16' ? up(Uint16Array.from(w, f32ToF16Bits), 'f16') : up(w);
+          return [be.gatherMatmul(up(x), view(ws, [e, k, n], st, off), up(idx, 'i32'), m, k, n, e)];
+        }, { rtol: 1e-5, atol: 1e-5 });
+        expectClose(got!, naive(x, w, st, off, idx, k, n, e), 'naive', { rtol: 1e-5, atol: 1e-5 });
+      });
+    }
+  }
+
+  it('out-of-range expert indices give zero rows', async () => {
+    const [m, k, n, e] = [4, 8, 8, 2];
+    const x = rand(m * k, 3);
+    const w = rand(e * k * n, 4);
+    const idx = [1, -1, 2, 0];
+    for (const st of [[k * n, n, 1], [k * n, 1, k], [k * n, 1, 2 * k]]) {
+      const ws = gpu.upload(st[2] === 2 * k ? [...w, ...w] : w, 'f32');
+      const [xs, is] = [gpu.upload(x, 'f32'), gpu.upload(idx, 'i32')];
+      const out = gpu.gatherMatmul(xs, view(ws, [e, k, n], st), is, m, k, n, e);
+      const [r] = await gpu.read([full(out)]);
+      expectClose(r!, naive(x, st[2] === 2 * k ? [...w, ...w] : w, st, 0, idx, k, n, e), `oob ${st}`, { rtol: 1e-5, atol: 1e-6 });
+      expect(Array.from(r!.slice(n, 3 * n)).every((v) => v === 0)).toBe(true);
+      for (const s of [ws, xs, is, out]) gpu.release(s);
+    }
+  });
+
+  it('large shape m=2048 k=256 n=8 e=8 (and its dx-style transposed call) matches cpu', async () => {
+    const [m, k, n, e] = [2048, 256, 8, 8];
+    const x = rand(m * k, 5);
+    const w = rand(e * k * n, 6);
+    const g = rand(m * n, 7);
+    const idx = randInt(m, 0, e, 8);
+    await same('gmm large', ({ be, up }) => {
+      const ws = up(w);
+      const is = up(idx, 'i32');
+      return [
+        be.gatherMatmul(up(x), view(ws, [e, k, n]), is, m, k, n, e),
+        be.gatherMatmul(up(g), view(ws, [e, n, k], [k * n, 1, n]), is, m, n, k, e),
+        be.gatherMatmulGradW(up(x), up(g), is, m, k, n, e),
+      ];
+    }, { rtol: 1e-4, atol: 1e-4 });
+  });
+
+  it('gatherMatmulGradW: both CSR paths, vec4 and scalar columns, missing experts, deterministic', async () => {
+    for (const [m, k, n, e] of [[7, 5, 3, 4], [50, 9, 8, 6], [3, 4, 4, 9], [300, 17, 5, 7], [1, 1, 1, 1]] as const) {
+      const idx = randInt(m, 0, Math.max(1, e - 1), m * e); // the last expert never receives rows
+      const [got] = await same(`gradW ${m} ${k} ${n} ${e}`, ({ be, up }) => [
+        be.gatherMatmulGradW(up(rand(m * k, m)), up(rand(m * n, n)), up(idx, 'i32'), m, k, n, e),
+      ], { rtol: 1e-5, atol: 1e-6 });
+      if (e > 1) expect(Array.from(got!).slice((e - 1) * k * n).every((v) => v === 0)).toBe(true);
+    }
+    const [m, k, n, e] = [4000, 16, 8, 3];
+    const [xs, gs, is] = [gpu.upload(rand(m * k, 1), 'f32'), gpu.upload(rand(m * n, 2), 'f32'), gpu.upload(randInt(m, 0, e, 3), 'i32')];
+    const a = gpu.gatherMatmulGradW(xs, gs, is, m, k, n, e);
+    const b = gpu.gatherMatmulGradW(xs, gs, is, m, k, n, e);
+    const [ra, rb] = await gpu.read([full(a), full(b)]);
+    expect(Array.from(ra!)).toEqual(Array.from(rb!));
+    for (const s of [xs, gs, is, a, b]) gpu.release(s);
+  });
+
+  it('empty sizes and shape errors', async () => {
+    await same('gmm empty', ({ be, up }) => [
+      be.gatherMatmul(up([]), view(up(rand(24)), [2, 3, 4]), up([], 'i32'), 0, 3, 4, 2),
+      be.gatherMatmulGradW(up([]), up([]), up([], 'i32'), 0, 3, 4, 2),
+      be.gatherMatmul(up([]), view(up(rand(2)), [2, 0, 1]), up([0, 1], 'i32'), 2, 0, 1, 2),
+    ]);
+    const ws = gpu.upload(rand(24), 'f32');
+    const xs = gpu.upload(rand(6), 'f32');
+    const is = gpu.upload([0, 1], 'i32');
+    expect(() => gpu.gatherMatmul(xs, view(ws, [2, 4, 3]), is, 2, 3, 4, 2)).toThrow(/gatherMatmul: w has shape \[2,4,3\], expected \[e, k, n\] = \[2, 3, 4\]/);
+    expect(() => gpu.gatherMatmul(xs, view(ws, [2, 3, 4]), is, 3, 3, 4, 2)).toThrow(/gatherMatmul: x has 6 elements, needs 9/);
+    for (const s of [ws, xs, is]) gpu.release(s);
+  });
+});
+
 describe('webgpu backend: optimizers', () => {
   const h = { lr: 0.01, beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0.1, bc1: 1 - 0.9 ** 3, bc2: 1 - 0.999 ** 3 };
   it('adamw with and without gradScale', async () => {

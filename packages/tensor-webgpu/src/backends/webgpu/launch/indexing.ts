@@ -43,15 +43,11 @@ export function scatterAddCols(rt: WebGPURuntime, g: Storage, idx: Storage, rows
   return perOutput(rt, scatterAddColsKernel, ins, rows * cols, k, cols);
 }
 
-/** Deterministic scatter-add: a CSR list of sources per destination row, each segment summed in order. */
-export function scatterAddRows(rt: WebGPURuntime, src: Storage, idx: Storage, n: number, cols: number, rows: number): Storage {
-  const [ss, si] = rt.inputs('scatterAddRows', [src, n * cols, 'src'], [idx, n, 'idx']);
-  const out = rt.alloc(rows * cols, 'f32');
-  if (rows * cols === 0) return out;
-  if (n === 0) {
-    fillWords(rt, out, rows * cols, 0);
-    return out;
-  }
+/**
+ * CSR grouping of items by destination on the GPU: starts [rows + 1] and list [n] (item ids of each
+ * row in increasing order). Out-of-range indices are left out. The caller releases both.
+ */
+export function csrBuild(rt: WebGPURuntime, si: WGStorage, n: number, rows: number): { starts: WGStorage; list: WGStorage } {
   const cnt = rt.alloc(rows, 'i32');
   const starts = rt.alloc(rows + 1, 'i32');
   const list = rt.alloc(n, 'i32');
@@ -64,11 +60,24 @@ export function scatterAddRows(rt: WebGPURuntime, src: Storage, idx: Storage, n:
   rt.dispatch(csrScanKernel(), [cnt, starts], (p) => p.u(0, rows), [1, 1, 1]);
   if (rows <= n) rt.dispatch(csrFillByRowKernel(), [si, starts, list], nr, grid1D(rows));
   else rt.dispatch(csrFillByItemKernel(), [si, starts, list], nr, grid1D(n));
+  rt.release(cnt);
+  return { starts, list };
+}
+
+/** Deterministic scatter-add: a CSR list of sources per destination row, each segment summed in order. */
+export function scatterAddRows(rt: WebGPURuntime, src: Storage, idx: Storage, n: number, cols: number, rows: number): Storage {
+  const [ss, si] = rt.inputs('scatterAddRows', [src, n * cols, 'src'], [idx, n, 'idx']);
+  const out = rt.alloc(rows * cols, 'f32');
+  if (rows * cols === 0) return out;
+  if (n === 0) {
+    fillWords(rt, out, rows * cols, 0);
+    return out;
+  }
+  const { starts, list } = csrBuild(rt, si, n, rows);
   rt.dispatch(csrSumKernel(), [ss, starts, list, out], (p) => {
     p.u(0, rows * cols);
     p.u(1, cols);
   }, grid1D(rows * cols));
-  rt.release(cnt);
   rt.release(starts);
   rt.release(list);
   return out;
