@@ -4,6 +4,7 @@
  */
 import { readAll, tensor, type Tensor } from '@moegraph/tensor-webgpu';
 import type { LlamaModel } from '@moegraph/llm';
+import type { RouteResult } from './moe/router.js';
 
 /** One tensor as saved: PEFT-style name, and whether our [in, out] layout is transposed on disk. */
 export interface SavedTensor {
@@ -20,6 +21,9 @@ export interface AdapterModule {
   training: boolean;
   /** Put the base module back into the model and free this module's parameters. */
   detach(): void;
+  /** Mixture layers: the routes of the forwards since the last clearRoutes(). */
+  readonly routes?: RouteResult[];
+  clearRoutes?(): void;
 }
 
 /** What identifies the base model an adapter was trained on. */
@@ -70,6 +74,16 @@ export class Adapter {
   /** Trainable parameter count (what the papers report as "trainable params"). */
   numParameters(): number {
     return this.parameters().reduce((n, p) => n + p.size, 0);
+  }
+
+  /** Routes of every mixture layer since the last clearRoutes(), in layer order. */
+  routes(): RouteResult[] {
+    return [...this.modules.values()].flatMap((m) => m.routes ?? []);
+  }
+
+  /** Forget recorded routes (call at the start of each step). */
+  clearRoutes(): void {
+    for (const m of this.modules.values()) m.clearRoutes?.();
   }
 
   set training(on: boolean) {

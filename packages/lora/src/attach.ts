@@ -52,6 +52,29 @@ class LoRAModule implements AdapterModule {
   }
 }
 
+export interface PlainLoRAOptions {
+  method: 'lora' | 'dora';
+  r: number;
+  alpha: number;
+  dropout: number;
+  doraNormGrad: boolean;
+}
+
+/** Wrap each targeted linear of every block with LoRA/DoRA, registering the modules. */
+export function addLoRAModules(model: LlamaModel, targets: readonly Target[], o: PlainLoRAOptions, g: Generator, modules: Map<string, AdapterModule>): void {
+  model.blocks.forEach((block, i) => {
+    for (const t of targets) {
+      const path = modulePath(i, t);
+      const base = baseLinear(block, t, path);
+      const opts = { r: o.r, alpha: o.alpha, dropout: o.dropout, generator: g };
+      const layer = o.method === 'dora' ? new DoRALinear(path, base, { ...opts, detachNorm: !o.doraNormGrad }) : new LoRALinear(path, base, opts);
+      const s = slot(block, t);
+      s.set(layer);
+      modules.set(path, new LoRAModule(path, layer, () => s.set(base)));
+    }
+  });
+}
+
 /** Wrap the targeted linears of every block with LoRA (or DoRA); base weights stay frozen. */
 export function attachLoRA(model: LlamaModel, cfg: LoRAConfig): Adapter {
   const method = cfg.method ?? 'lora';
@@ -60,17 +83,7 @@ export function attachLoRA(model: LlamaModel, cfg: LoRAConfig): Adapter {
   const seed = cfg.seed ?? 0;
   const g = new Generator(seed);
   const modules = new Map<string, AdapterModule>();
-  model.blocks.forEach((block, i) => {
-    for (const t of targets) {
-      const path = modulePath(i, t);
-      const base = baseLinear(block, t, path);
-      const opts = { r: cfg.r, alpha: cfg.alpha, dropout: cfg.dropout ?? 0, generator: g };
-      const layer = method === 'dora' ? new DoRALinear(path, base, { ...opts, detachNorm: !cfg.doraNormGrad }) : new LoRALinear(path, base, opts);
-      const s = slot(block, t);
-      s.set(layer);
-      modules.set(path, new LoRAModule(path, layer, () => s.set(base)));
-    }
-  });
+  addLoRAModules(model, targets, { method, r: cfg.r, alpha: cfg.alpha, dropout: cfg.dropout ?? 0, doraNormGrad: !!cfg.doraNormGrad }, g, modules);
   const config: AdapterConfigJSON = {
     peft_type: 'LORA',
     task_type: 'CAUSAL_LM',

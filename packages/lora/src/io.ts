@@ -2,6 +2,7 @@
 import { fileSource, readSafetensors, readSafetensorsTensor, writeSafetensors, type LlamaModel } from '@moegraph/llm';
 import { fingerprint, type Adapter, type AdapterConfigJSON } from './adapter.js';
 import { attachLoRA } from './attach.js';
+import { attachMoE, moeConfigFromJSON } from './moe/attach.js';
 
 async function writeJSONAtomic(path: string, value: unknown): Promise<void> {
   const fs = await import('node:fs/promises');
@@ -24,6 +25,10 @@ export async function saveAdapter(adapter: Adapter, dir: string): Promise<void> 
 export const attachers: Record<string, (model: LlamaModel, cfg: AdapterConfigJSON) => Adapter> = {
   lora: (model, c) => attachLoRA(model, fromPeft(c, 'lora')),
   dora: (model, c) => attachLoRA(model, fromPeft(c, 'dora')),
+  mixlora: (model, c) => attachMoE(model, moeConfigFromJSON(c)),
+  mingmoe: (model, c) => attachMoE(model, moeConfigFromJSON(c)),
+  loramoe: (model, c) => attachMoE(model, moeConfigFromJSON(c)),
+  mola: (model, c) => attachMoE(model, moeConfigFromJSON(c)),
 };
 
 function fromPeft(c: AdapterConfigJSON, method: 'lora' | 'dora') {

@@ -3,10 +3,11 @@ import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { AdamW, createCpuBackend, createWebGPUBackend, crossEntropy, Generator, noGrad, scope, tensor, type Backend, type Tensor } from '@moegraph/tensor-webgpu';
-import { loadGGUF, type LlamaModel } from '@moegraph/llm';
+import { createCpuBackend, createWebGPUBackend, crossEntropy, Generator, noGrad, scope, tensor, type Backend } from '@moegraph/tensor-webgpu';
+import { loadGGUF } from '@moegraph/llm';
 import { stories260KPath } from '@moegraph/llm/node';
-import { attachLoRA, loadAdapter, saveAdapter, type Adapter } from './index.js';
+import { attachLoRA, loadAdapter, saveAdapter } from './index.js';
+import { checkGradients, ids, logits, maxDiff, setParam, trainLoss } from './testing/helpers.js';
 import { tinyModel } from './testing/tiny.js';
 
 let gpu: Backend;
@@ -16,39 +17,6 @@ beforeAll(async () => {
   gpu = await createWebGPUBackend();
 });
 afterAll(() => gpu?.destroy());
-
-const ids = (b: Backend, xs: number[]) => tensor(Int32Array.from(xs), [1, xs.length], { dtype: 'i32', backend: b });
-const logits = async (m: LlamaModel, x: Tensor) => Float64Array.from(await noGrad(() => m.forward(x)).data());
-const maxDiff = (a: ArrayLike<number>, b: ArrayLike<number>) => {
-  let w = 0;
-  for (let i = 0; i < a.length; i++) w = Math.max(w, Math.abs(a[i]! - b[i]!));
-  return w;
-};
-
-/** Next-token training text: a few sentences in the model's domain. */
-const TEXT = 'Tom had a red ball. He liked to play with his ball in the garden. One day the ball went over the wall. Tom was sad.';
-
-async function trainLoss(model: LlamaModel, adapter: Adapter, steps: number, tok: (s: string) => number[]): Promise<[number, number]> {
-  const all = tok(TEXT);
-  const b = model.backend;
-  const x = ids(b, all.slice(0, -1));
-  const y = tensor(Int32Array.from(all.slice(1)), [1, all.length - 1], { dtype: 'i32', backend: b });
-  const opt = new AdamW(adapter.parameters(), { lr: 0.01, weightDecay: 0 });
-  const out: number[] = [];
-  for (let s = 0; s < steps; s++) {
-    const l = scope(() => {
-      opt.zeroGrad();
-      const loss = crossEntropy(model.forward(x), y);
-      loss.backward();
-      opt.step();
-      return loss.detach();
-    });
-    if (s === 0 || s === steps - 1) out.push(await l.item());
-    l.dispose();
-  }
-  opt.dispose();
-  return [out[0]!, out[1]!];
-}
 
 describe.each(['lora', 'dora'] as const)('%s on stories260K', (method) => {
   it.each(['cpu', 'webgpu'])('changes nothing at initialisation and trains (loss falls) on %s', async (bn) => {
@@ -73,35 +41,13 @@ describe('gradients match central finite differences (float64, tiny model)', () 
     // Random B (not zero) so every gradient path is exercised.
     const g = new Generator(9);
     const params = adapter.parameters();
-    const set = (p: Tensor, v: Float64Array) => {
-      const t = tensor(v, p.shape, { backend: f64 });
-      f64.accumulate(p.buffer('t').storage, p.offset, t.view(), 'copy');
-      t.dispose();
-    };
     const values = params.map((p) => Float64Array.from({ length: p.size }, () => g.normal() * 0.3 + (p.name?.endsWith('magnitude_vector') ? 1 : 0)));
-    params.forEach((p, i) => set(p, values[i]!));
+    params.forEach((p, i) => setParam(p, values[i]!));
     const x = ids(f64, [1, 5, 9, 3, 7]);
     const y = tensor(Int32Array.from([5, 9, 3, 7, 2]), [1, 5], { dtype: 'i32', backend: f64 });
     const lossOf = () => noGrad(() => scope(() => (crossEntropy(model.forward(x), y).dataSync() as Float64Array)[0]!));
     scope(() => crossEntropy(model.forward(x), y).backward());
-    const h = 1e-6;
-    params.forEach((p, i) => {
-      const grad = p.grad!.dataSync();
-      const v = values[i]!;
-      for (let j = 0; j < v.length; j += Math.max(1, Math.floor(v.length / 6))) {
-        const orig = v[j]!;
-        v[j] = orig + h;
-        set(p, v);
-        const lp = lossOf();
-        v[j] = orig - h;
-        set(p, v);
-        const lm = lossOf();
-        v[j] = orig;
-        set(p, v);
-        const fd = (lp - lm) / (2 * h);
-        expect(Math.abs(grad[j]! - fd), `${p.name}[${j}] autograd ${grad[j]} vs fd ${fd}`).toBeLessThan(1e-6 + 1e-5 * Math.abs(fd));
-      }
-    });
+    expect(checkGradients(params, values, lossOf)).toEqual([]);
   });
 });
 
