@@ -10,7 +10,7 @@ import { baseLinear, modulePath, parseTargets, PEFT_NAME, slot, type Target } fr
 import type { MoELayer } from './layer.js';
 import { MixLoRAFFN } from './mixlora.js';
 import { PluggedMoELinear } from './plugged.js';
-import { linearRouter, type RouteResult, type RouterFactory } from './router.js';
+import { linearRouter, type RouteResult, type RouterContext, type RouterFactory } from './router.js';
 
 export type MoEMethod = 'mixlora' | 'mingmoe' | 'loramoe' | 'mola';
 
@@ -29,14 +29,15 @@ export interface MoEConfig {
   attnLoRA?: readonly string[];
   /** Router for each mixture layer (default: the linear softmax router). */
   router?: RouterFactory;
-  /** How `router` is rebuilt on load: its registered type name and settings. */
-  routerSpec?: { type: string } & Record<string, unknown>;
   seed?: number;
   baseModelName?: string;
 }
 
-/** Router types that loadAdapter can rebuild by name; other packages register theirs. */
-export const routerTypes: Record<string, (spec: Record<string, unknown>) => RouterFactory> = {
+/**
+ * Router types that loadAdapter can rebuild by name; other packages register theirs. Each saved
+ * router's describe() output (with its `type`) is handed back to rebuild that same router.
+ */
+export const routerTypes: Record<string, (saved: Record<string, unknown>) => RouterFactory> = {
   linear: () => linearRouter,
 };
 
@@ -93,6 +94,12 @@ export function attachMoE(model: LlamaModel, cfg: MoEConfig): Adapter {
   const dropout = cfg.dropout ?? 0;
   const router = cfg.router ?? linearRouter;
   const modules = new Map<string, AdapterModule>();
+  const routers: Record<string, Record<string, unknown>> = {};
+  const makeRouter = (c: RouterContext) => {
+    const r = router(c);
+    routers[c.path] = r.describe();
+    return r;
+  };
   addLoRAModules(model, attn, { method: 'lora', r: cfg.r, alpha: cfg.alpha, dropout, doraNormGrad: false }, g, modules);
   model.blocks.forEach((block, i) => {
     const N = perLayer[i]!;
@@ -104,14 +111,14 @@ export function attachMoE(model: LlamaModel, cfg: MoEConfig): Adapter {
       if (!(base instanceof SwiGLU)) throw new Error(`attachMoE: ${path} is already adapted (${base.constructor.name})`);
       const ffnTargets = targets.filter((t): t is 'gate' | 'up' | 'down' => t === 'gate' || t === 'up' || t === 'down');
       if (ffnTargets.length !== targets.length) throw new Error(`attachMoE: ${method} experts live on gate/up/down only, got ${targets.join(', ')}`);
-      const layer = new MixLoRAFFN(path, base, router(ctx(path, model.config.dim)), { numExperts: N, r: cfg.r, alpha: cfg.alpha, dropout, targets: ffnTargets, generator: g });
+      const layer = new MixLoRAFFN(path, base, makeRouter(ctx(path, model.config.dim)), { numExperts: N, r: cfg.r, alpha: cfg.alpha, dropout, targets: ffnTargets, generator: g });
       block.ffn = layer;
       modules.set(path, new MoEModule(layer, () => (block.ffn = base)));
     } else {
       for (const t of targets) {
         const path = modulePath(i, t);
         const base = baseLinear(block, t, path);
-        const layer = new PluggedMoELinear(path, base, router(ctx(path, base.inFeatures)), { numExperts: N, r: cfg.r, alpha: cfg.alpha, dropout, generator: g });
+        const layer = new PluggedMoELinear(path, base, makeRouter(ctx(path, base.inFeatures)), { numExperts: N, r: cfg.r, alpha: cfg.alpha, dropout, generator: g });
         const s = slot(block, t);
         s.set(layer);
         modules.set(path, new MoEModule(layer, () => s.set(base)));
@@ -131,20 +138,27 @@ export function attachMoE(model: LlamaModel, cfg: MoEConfig): Adapter {
     moegraph: {
       format: 1, method, seed, base: fingerprint(model),
       numExperts: perLayer, topK: cfg.topK ?? 2, targets, attnLoRA: attn,
-      router: cfg.routerSpec ?? { type: 'linear' },
+      routers,
     },
   };
   return new Adapter(model, config, modules);
 }
 
-/** Rebuild attachMoE's config from a saved adapter_config.json. */
+/** Rebuild attachMoE's config from a saved adapter_config.json (each router from its saved description). */
 export function moeConfigFromJSON(c: AdapterConfigJSON): MoEConfig {
-  const m = c.moegraph as AdapterConfigJSON['moegraph'] & { numExperts: number[]; topK: number; targets: Target[]; attnLoRA: Target[]; router: { type: string } };
-  const make = routerTypes[m.router.type];
-  if (!make) throw new Error(`adapter config: unknown router type '${m.router.type}' (registered: ${Object.keys(routerTypes).join(', ')})`);
+  const m = c.moegraph as AdapterConfigJSON['moegraph'] & {
+    numExperts: number[]; topK: number; targets: Target[]; attnLoRA: Target[]; routers: Record<string, { type?: string } & Record<string, unknown>>;
+  };
+  const router: RouterFactory = (ctx) => {
+    const saved = m.routers?.[ctx.path];
+    if (!saved) throw new Error(`adapter config: no saved router for ${ctx.path}`);
+    const type = String(saved.type);
+    const make = routerTypes[type];
+    if (!make) throw new Error(`adapter config: unknown router type '${type}' at ${ctx.path} (registered: ${Object.keys(routerTypes).join(', ')}; import the package that provides it)`);
+    return make(saved)(ctx);
+  };
   return {
     method: m.method as MoEMethod, numExperts: m.numExperts, topK: m.topK, r: c.r, alpha: c.lora_alpha, dropout: c.lora_dropout,
-    targets: m.targets, attnLoRA: m.attnLoRA, router: make(m.router), routerSpec: m.router, seed: m.seed,
-    baseModelName: c.base_model_name_or_path ?? undefined,
+    targets: m.targets, attnLoRA: m.attnLoRA, router, seed: m.seed, baseModelName: c.base_model_name_or_path ?? undefined,
   };
 }
