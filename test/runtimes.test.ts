@@ -1,5 +1,5 @@
 /**
- * Cross-runtime smoke tests: the built @moegraph/tensor-webgpu under Deno and Bun, each run as a
+ * Cross-runtime smoke tests: the built @moegraph/tensor-webgpu and @moegraph/llm under Deno and Bun, each run as a
  * child process from the npm-installed binaries (devDependencies `deno`, `bun`, `bun-webgpu`).
  *
  * For each runtime:
@@ -7,7 +7,8 @@
  *     bun-webgpu). Its answer is what we expect of our runtime's init('auto').
  *  2. smoke/train.ts with init('auto') must train (loss falls) and run on webgpu iff the probe
  *     found a working adapter.
- *  3. smoke/train.ts forced to cpu must train too.
+ *  3. smoke/golden.ts: stories260K's greedy text through the built @moegraph/llm.
+ *  4. smoke/train.ts forced to cpu must train too.
  * MOEGRAPH_REQUIRE_WEBGPU=1 (CI sets it) makes a missing adapter a failure instead of a skip.
  */
 import { spawnSync } from 'node:child_process';
@@ -60,7 +61,7 @@ function run(runtime: 'deno' | 'bun', script: string, extraEnv: Record<string, s
     },
   });
   const stdout = res.stdout ?? '';
-  const tag = script.endsWith('adapter.mjs') ? 'ADAPTER ' : 'SMOKE ';
+  const tag = script.endsWith('adapter.mjs') ? 'ADAPTER ' : script.endsWith('golden.ts') ? 'GOLDEN ' : 'SMOKE ';
   const line = stdout.split('\n').reverse().find((l) => l.startsWith(tag));
   let report: Record<string, any> | null = null;
   if (line) {
@@ -102,6 +103,15 @@ for (const runtime of ['deno', 'bun'] as const) {
       expect(r.report!.leakedTensors, 'tensors leaked per training step').toBeLessThanOrEqual(0);
       if (adapterOk || r.report!.adapterAvailable) expect(r.report!.backend, `an adapter exists under ${runtime} but init('auto') chose ${r.report!.backend}`).toBe('webgpu');
       if (requireWebGPU) expect(r.report!.backend).toBe('webgpu');
+    });
+
+    it(`reproduces the stories260K golden greedy text under ${runtime} with @moegraph/llm`, () => {
+      const r = run(runtime, 'test/smoke/golden.ts');
+      expect(r.report, explain(r)).not.toBeNull();
+      expect(r.report!.error, explain(r)).toBeUndefined();
+      expect(r.report!.ok, `${runtime} generated: ${r.report!.text}`).toBe(true);
+      if (requireWebGPU) expect(r.report!.backend).toBe('webgpu');
+      console.log(`${runtime}: golden text on ${r.report!.backend}`);
     });
 
     it(`trains on cpu under ${runtime}`, () => {
