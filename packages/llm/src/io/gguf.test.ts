@@ -3,6 +3,7 @@ import { readFileSync } from 'node:fs';
 import { f32ToF16Bits } from '@moegraph/tensor-webgpu';
 import { stories260KPath } from '../paths.js';
 import { fileSource, memorySource } from './source.js';
+import { fuzzCorruptFile } from './test-fuzz.js';
 import {
   GGML_TYPE,
   GGUF_VALUE_TYPE as T,
@@ -360,57 +361,22 @@ describe('corrupt files', () => {
 
 // ---- fuzzing ---------------------------------------------------------------------------------
 
-/** Small deterministic PRNG (mulberry32). */
-function rng(seed: number) {
-  return () => {
-    seed = (seed + 0x6d2b79f5) | 0;
-    let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 describe('fuzz', () => {
   it('corrupted or truncated stories260K.gguf always fails with an Error naming the file', async () => {
-    const rand = rng(1234);
-    const headerEnd = 14176; // data section start of stories260K.gguf
-    let failures = 0;
     const messages = new Set<string>();
-    for (let trial = 0; trial < 300; trial++) {
-      let b: Uint8Array;
-      const mode = trial % 3;
-      if (mode === 2) {
-        b = storiesBytes.slice(0, Math.floor(rand() * storiesBytes.length));
-      } else {
-        b = storiesBytes.slice();
-        const flips = 1 + Math.floor(rand() * 4);
-        for (let k = 0; k < flips; k++) {
-          // Bias towards the first bytes (counts, key lengths, types) where damage matters most.
-          const pos = mode === 0 ? Math.floor(rand() * 64) : Math.floor(rand() * headerEnd);
-          b[pos] = rand() < 0.5 ? b[pos]! ^ (1 << Math.floor(rand() * 8)) : Math.floor(rand() * 256);
-        }
-      }
-      const src = memorySource(b, 'fuzz.gguf');
-      try {
-        const f = await readGGUF(src);
-        // Parsed: every tensor must then be readable or fail cleanly.
-        for (const t of f.tensors) {
-          try {
-            await readGGUFTensor(src, t, 'f32');
-          } catch (e) {
-            expect(e).toBeInstanceOf(Error);
-            expect((e as Error).message).toContain('fuzz.gguf');
-          }
-        }
-      } catch (e) {
-        failures++;
-        expect(e).toBeInstanceOf(Error);
-        expect(e).not.toBeInstanceOf(RangeError);
-        expect(e).not.toBeInstanceOf(TypeError);
-        expect((e as Error).message).toMatch(/^fuzz\.gguf: /);
-        messages.add((e as Error).message.replace(/\d+/g, 'N'));
-      }
-    }
+    const failures = await fuzzCorruptFile({
+      good: storiesBytes,
+      name: 'fuzz.gguf',
+      seed: 1234,
+      headBytes: 64,
+      headerEnd: 14176, // data section start of stories260K.gguf
+      parse: async (src) => (await readGGUF(src)).tensors,
+      // Parsed: every tensor must then be readable or fail cleanly.
+      readTensor: (src, t) => readGGUFTensor(src, t, 'f32'),
+      checkTensorError: (e) => expect(e.message).toContain('fuzz.gguf'),
+      parseError: /^fuzz\.gguf: /,
+      checkParseError: (e) => messages.add(e.message.replace(/\d+/g, 'N')),
+    });
     expect(failures).toBeGreaterThan(100);
     expect(messages.size).toBeGreaterThan(5);
   });

@@ -395,42 +395,33 @@ export function ggufMetadata<T extends GGUFValue = GGUFValue>(file: GGUFFile, ke
 
 /** A metadata value that must be present. */
 export function ggufRequire<T extends GGUFValue = GGUFValue>(file: GGUFFile, key: string): T {
-  const v = file.metadata.get(key);
-  if (v === undefined) throw new Error(`${file.name}: metadata key '${key}' is missing`);
-  return v as T;
+  return typedMetadata<T>(file, key, 'a value', () => true);
 }
 
 /** A numeric metadata value (64-bit values must fit in a double), or `fallback` when absent. */
 export function ggufNumber(file: GGUFFile, key: string, fallback?: number): number {
-  const v = file.metadata.get(key);
-  if (v === undefined) {
-    if (fallback !== undefined) return fallback;
-    throw new Error(`${file.name}: metadata key '${key}' is missing`);
-  }
-  if (typeof v !== 'number') throw new Error(`${file.name}: metadata key '${key}' should be a number, found ${describe(v)}`);
-  return v;
+  return typedMetadata(file, key, 'a number', (v) => typeof v === 'number', fallback);
 }
 
 /** A string metadata value, or `fallback` when absent. */
 export function ggufString(file: GGUFFile, key: string, fallback?: string): string {
-  const v = file.metadata.get(key);
-  if (v === undefined) {
-    if (fallback !== undefined) return fallback;
-    throw new Error(`${file.name}: metadata key '${key}' is missing`);
-  }
-  if (typeof v !== 'string') throw new Error(`${file.name}: metadata key '${key}' should be a string, found ${describe(v)}`);
-  return v;
+  return typedMetadata(file, key, 'a string', (v) => typeof v === 'string', fallback);
 }
 
 /** An array metadata value, or `fallback` when absent. */
 export function ggufArray<T extends GGUFValue = GGUFValue>(file: GGUFFile, key: string, fallback?: T[]): T[] {
+  return typedMetadata(file, key, 'an array', Array.isArray, fallback);
+}
+
+/** The value of `key` when `is` accepts it, `fallback` when absent; throws naming the file otherwise. */
+function typedMetadata<T>(file: GGUFFile, key: string, what: string, is: (v: GGUFValue) => boolean, fallback?: T): T {
   const v = file.metadata.get(key);
   if (v === undefined) {
     if (fallback !== undefined) return fallback;
     throw new Error(`${file.name}: metadata key '${key}' is missing`);
   }
-  if (!Array.isArray(v)) throw new Error(`${file.name}: metadata key '${key}' should be an array, found ${describe(v)}`);
-  return v as T[];
+  if (!is(v)) throw new Error(`${file.name}: metadata key '${key}' should be ${what}, found ${describe(v)}`);
+  return v as T;
 }
 
 /** `general.architecture`, e.g. 'llama' (architecture-specific keys are prefixed with it). */

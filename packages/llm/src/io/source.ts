@@ -59,22 +59,38 @@ function baseName(p: string): string {
   return parts.length ? parts[parts.length - 1]! : p;
 }
 
-/** Serves reads from bytes already in memory; `read` returns copies (see ByteSource.read). */
-export function memorySource(bytes: Uint8Array | ArrayBuffer, name = 'memory'): ByteSource {
-  const data = bytes instanceof Uint8Array ? bytes : new Uint8Array(bytes);
+/**
+ * A ByteSource over `readRange`, which only sees valid in-range reads: reads are range-checked
+ * and refused after close(); `release` runs on the first close().
+ */
+function checkedSource(
+  name: string,
+  size: number,
+  readRange: (offset: number, length: number) => Promise<Uint8Array> | Uint8Array,
+  release?: () => Promise<void>,
+): ByteSource {
   let closed = false;
   return {
     name,
-    size: data.byteLength,
+    size,
     async read(offset, length) {
       if (closed) throw new Error(`${name}: read after close`);
-      checkRange(name, data.byteLength, offset, length);
-      return data.slice(offset, offset + length);
+      checkRange(name, size, offset, length);
+      return readRange(offset, length);
     },
     async close() {
-      closed = true;
+      if (!closed) {
+        closed = true;
+        await release?.();
+      }
     },
   };
+}
+
+/** Serves reads from bytes already in memory; `read` returns copies (see ByteSource.read). */
+export function memorySource(bytes: Uint8Array | ArrayBuffer, name = 'memory'): ByteSource {
+  const data = bytes instanceof Uint8Array ? bytes : new Uint8Array(bytes);
+  return checkedSource(name, data.byteLength, (offset, length) => data.slice(offset, offset + length));
 }
 
 /** A local file through a Node FileHandle (node:fs is imported lazily so browser bundles load). */
@@ -98,13 +114,10 @@ export async function fileSource(path: string, opts: SourceOptions = {}): Promis
     await handle.close();
     throw e;
   }
-  let closed = false;
-  return {
+  return checkedSource(
     name,
     size,
-    async read(offset, length) {
-      if (closed) throw new Error(`${name}: read after close`);
-      checkRange(name, size, offset, length);
+    async (offset, length) => {
       const out = new Uint8Array(length);
       let done = 0;
       // FileHandle.read may return short counts; loop until the range is filled.
@@ -117,13 +130,8 @@ export async function fileSource(path: string, opts: SourceOptions = {}): Promis
       }
       return out;
     },
-    async close() {
-      if (!closed) {
-        closed = true;
-        await handle.close();
-      }
-    },
-  };
+    () => handle.close(),
+  );
 }
 
 function urlName(url: string): string {
@@ -185,35 +193,25 @@ export async function httpSource(url: string, opts: HttpSourceOptions = {}): Pro
     throw new Error(`${name}: server answered 206 without a usable Content-Range total (${probe.headers.get('content-range')}) for ${url}`);
   }
 
-  let closed = false;
-  return {
-    name,
-    size,
-    async read(offset, length) {
-      if (closed) throw new Error(`${name}: read after close`);
-      checkRange(name, size, offset, length);
-      if (length === 0) return new Uint8Array(0);
-      const range = `bytes=${offset}-${offset + length - 1}`;
-      let res: Response;
-      try {
-        res = await doFetch(url, { headers: { ...headers, Range: range } });
-      } catch (e) {
-        throw new Error(`${name}: request for ${range} of ${url} failed: ${(e as Error).message}`);
-      }
-      if (res.status !== 206) {
-        await res.body?.cancel();
-        throw new Error(`${name}: expected HTTP 206 for 'Range: ${range}', got ${res.status} ${res.statusText} (${url})`);
-      }
-      const out = new Uint8Array(await res.arrayBuffer());
-      if (out.byteLength !== length) {
-        throw new Error(`${name}: 'Range: ${range}' returned ${out.byteLength} bytes, expected ${length} (${url})`);
-      }
-      return out;
-    },
-    async close() {
-      closed = true;
-    },
-  };
+  return checkedSource(name, size, async (offset, length) => {
+    if (length === 0) return new Uint8Array(0);
+    const range = `bytes=${offset}-${offset + length - 1}`;
+    let res: Response;
+    try {
+      res = await doFetch(url, { headers: { ...headers, Range: range } });
+    } catch (e) {
+      throw new Error(`${name}: request for ${range} of ${url} failed: ${(e as Error).message}`);
+    }
+    if (res.status !== 206) {
+      await res.body?.cancel();
+      throw new Error(`${name}: expected HTTP 206 for 'Range: ${range}', got ${res.status} ${res.statusText} (${url})`);
+    }
+    const out = new Uint8Array(await res.arrayBuffer());
+    if (out.byteLength !== length) {
+      throw new Error(`${name}: 'Range: ${range}' returned ${out.byteLength} bytes, expected ${length} (${url})`);
+    }
+    return out;
+  });
 }
 
 function env(key: string): string | undefined {

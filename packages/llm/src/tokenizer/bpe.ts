@@ -4,17 +4,9 @@
  * words by a pre-tokenizer regex, each word's UTF-8 bytes are mapped through GPT-2's
  * bytes-to-unicode table and merged by merge rank (lowest first, ties leftmost).
  */
-import {
-  EMPTY_BYTES,
-  LiteralSplitter,
-  MinHeap,
-  checkId,
-  concatBytes,
-  decodeUtf8,
-  parseByteToken,
-  utf8Encoder,
-} from './common.js';
-import { TokenType, type DecodeOptions, type EncodeOptions, type Tokenizer } from './types.js';
+import { MinHeap, utf8Encoder, type Fragment } from './common.js';
+import { TokenType } from './types.js';
+import { VocabTokenizer } from './vocab.js';
 
 /** GPT-2's reversible byte -> printable unicode character table. */
 export const BYTES_TO_UNICODE: readonly string[] = (() => {
@@ -95,62 +87,36 @@ const pairLess = (a: Pair, b: Pair): boolean => a.rank < b.rank || (a.rank === b
 
 const CACHE_LIMIT = 50_000;
 
-export class BpeTokenizer implements Tokenizer {
-  readonly vocabSize: number;
-  readonly bos: number | null;
-  readonly eos: number | null;
-  readonly unk: number | null;
-  readonly addBos: boolean;
-  readonly addEos: boolean;
+/** Bytes of a non-control, non-`<0xXX>` token: user-defined tokens are plain text. */
+const bpeTokenBytes = (t: string, type: number): Uint8Array =>
+  type === TokenType.UserDefined ? utf8Encoder.encode(t) : unicodeToBytes(t);
+
+export class BpeTokenizer extends VocabTokenizer {
   readonly ignoreMerges: boolean;
   readonly pattern: RegExp;
-  private readonly tokens: readonly string[];
-  private readonly types: readonly number[];
-  private readonly toId = new Map<string, number>();
   /** 'left right' -> rank. A Map of Maps avoids building joined strings on the hot path. */
   private readonly ranks = new Map<string, Map<string, number>>();
-  private readonly userSplitter: LiteralSplitter;
-  private readonly specialSplitter: LiteralSplitter;
-  private readonly pieceBytes: Uint8Array[];
   private readonly cache = new Map<string, number[]>();
 
   constructor(v: BpeVocab) {
     const n = v.tokens.length;
-    const types = v.types ?? new Array<number>(n).fill(TokenType.Normal);
-    if (types.length !== n) throw new Error(`BPE vocab: ${types.length} token types for ${n} tokens`);
-    this.vocabSize = n;
-    this.tokens = v.tokens;
-    this.types = types;
-    this.bos = v.bos;
-    this.eos = v.eos;
-    this.unk = v.unk ?? null;
-    this.addBos = v.addBos ?? false;
-    this.addEos = v.addEos ?? false;
+    super(
+      'BPE',
+      {
+        tokens: v.tokens,
+        types: v.types ?? new Array<number>(n).fill(TokenType.Normal),
+        bos: v.bos,
+        eos: v.eos,
+        unk: v.unk ?? null,
+        addBos: v.addBos ?? false,
+        addEos: v.addEos ?? false,
+        parseSpecial: true,
+      },
+      bpeTokenBytes,
+    );
     this.ignoreMerges = v.ignoreMerges ?? false;
     const pre = v.pretokenizer ?? 'gpt2';
     this.pattern = new RegExp(typeof pre === 'string' ? PRETOKENIZE_PATTERNS[pre] : pre.pattern, 'gu');
-
-    const user: { text: string; id: number }[] = [];
-    const special: { text: string; id: number }[] = [];
-    this.pieceBytes = new Array(n);
-    for (let id = 0; id < n; id++) {
-      const t = v.tokens[id];
-      if (!this.toId.has(t)) this.toId.set(t, id);
-      const type = types[id];
-      if (type === TokenType.Control || type === TokenType.Unknown) {
-        this.pieceBytes[id] = EMPTY_BYTES;
-        if (type === TokenType.Control) special.push({ text: t, id });
-      } else if (type === TokenType.UserDefined) {
-        user.push({ text: t, id });
-        this.pieceBytes[id] = utf8Encoder.encode(t);
-      } else if (type === TokenType.Byte && parseByteToken(t) >= 0) {
-        this.pieceBytes[id] = Uint8Array.of(parseByteToken(t));
-      } else {
-        this.pieceBytes[id] = unicodeToBytes(t);
-      }
-    }
-    this.userSplitter = new LiteralSplitter(user);
-    this.specialSplitter = new LiteralSplitter([...user, ...special]);
 
     v.merges.forEach((m, rank) => {
       const sp = m.indexOf(' ', 1);
@@ -163,16 +129,11 @@ export class BpeTokenizer implements Tokenizer {
     });
   }
 
-  encode(text: string, opts: EncodeOptions = {}): number[] {
-    const out: number[] = [];
-    if ((opts.addBos ?? this.addBos) && this.bos !== null) out.push(this.bos);
-    const splitter = opts.parseSpecial ?? true ? this.specialSplitter : this.userSplitter;
-    for (const frag of splitter.split(text)) {
+  protected encodeFragments(frags: readonly Fragment[], out: number[]): void {
+    for (const frag of frags) {
       if ('id' in frag) out.push(frag.id);
       else this.encodeText(frag.text, out);
     }
-    if ((opts.addEos ?? this.addEos) && this.eos !== null) out.push(this.eos);
-    return out;
   }
 
   /** Pre-tokenizes and encodes text with no special-token handling. */
@@ -251,42 +212,6 @@ export class BpeTokenizer implements Tokenizer {
         else throw new Error(`BPE: byte character ${JSON.stringify(c)} is not in the vocabulary and there is no unk token`);
       }
     }
-  }
-
-  isSpecial(id: number): boolean {
-    const t = this.types[id];
-    return t === TokenType.Control || t === TokenType.Unknown;
-  }
-
-  decode(ids: readonly number[], opts: DecodeOptions = {}): string {
-    const skip = opts.skipSpecial ?? true;
-    const parts: Uint8Array[] = [];
-    let total = 0;
-    for (const id of ids) {
-      checkId(id, this.vocabSize);
-      let bytes = this.pieceBytes[id];
-      if (this.isSpecial(id)) {
-        if (skip) continue;
-        bytes = utf8Encoder.encode(this.tokens[id]);
-      }
-      parts.push(bytes);
-      total += bytes.length;
-    }
-    return decodeUtf8(concatBytes(parts, total));
-  }
-
-  tokenBytes(id: number): Uint8Array {
-    checkId(id, this.vocabSize);
-    return this.pieceBytes[id];
-  }
-
-  idToToken(id: number): string {
-    checkId(id, this.vocabSize);
-    return this.tokens[id];
-  }
-
-  tokenToId(token: string): number | undefined {
-    return this.toId.get(token);
   }
 }
 

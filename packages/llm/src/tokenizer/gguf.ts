@@ -123,6 +123,18 @@ function readCommon(meta: GGUFMetadata): CommonVocab {
   return { model, tokens, types, bos, eos, unk, pad };
 }
 
+/** The tokens HF lists as added tokens (control, unknown and user-defined ones), in id order. */
+function addedTokens(c: CommonVocab): { id: number; content: string; special: boolean }[] {
+  const out: { id: number; content: string; special: boolean }[] = [];
+  for (let id = 0; id < c.tokens.length; id++) {
+    const type = c.types[id];
+    if (type === TokenType.Control || type === TokenType.Unknown || type === TokenType.UserDefined) {
+      out.push({ id, content: c.tokens[id], special: type !== TokenType.UserDefined });
+    }
+  }
+  return out;
+}
+
 /** Builds the tokenizer described by GGUF metadata (`tokenizer.ggml.*`). */
 export function tokenizerFromGGUF(metadata: GGUFMetadata): Tokenizer {
   const c = readCommon(metadata);
@@ -239,21 +251,15 @@ export function ggufToHFTokenizerJson(metadata: GGUFMetadata): HFTokenizerJson {
   }
   merges.sort((a, b) => b.score - a.score); // Array.prototype.sort is stable
 
-  const added_tokens: HFAddedToken[] = [];
-  for (let id = 0; id < n; id++) {
-    const type = c.types[id];
-    if (type === TokenType.Control || type === TokenType.Unknown || type === TokenType.UserDefined) {
-      added_tokens.push({
-        id,
-        content: c.tokens[id],
-        single_word: false,
-        lstrip: false,
-        rstrip: false,
-        normalized: false,
-        special: type !== TokenType.UserDefined,
-      });
-    }
-  }
+  const added_tokens: HFAddedToken[] = addedTokens(c).map(({ id, content, special }) => ({
+    id,
+    content,
+    single_word: false,
+    lstrip: false,
+    rstrip: false,
+    normalized: false,
+    special,
+  }));
 
   const tok = (id: number | null): string | null => (id === null ? null : c.tokens[id]);
   const bosT = tok(c.bos);
@@ -317,18 +323,8 @@ export function ggufToHFTokenizerConfig(metadata: GGUFMetadata): Record<string, 
   if (c.model !== 'llama') fail(`ggufToHFTokenizerConfig only converts ${K.model} = 'llama' (got '${c.model}')`);
   const tok = (id: number | null): string | null => (id === null ? null : c.tokens[id]);
   const addedTokensDecoder: Record<string, unknown> = {};
-  for (let id = 0; id < c.tokens.length; id++) {
-    const type = c.types[id];
-    if (type === TokenType.Control || type === TokenType.Unknown || type === TokenType.UserDefined) {
-      addedTokensDecoder[String(id)] = {
-        content: c.tokens[id],
-        lstrip: false,
-        normalized: false,
-        rstrip: false,
-        single_word: false,
-        special: type !== TokenType.UserDefined,
-      };
-    }
+  for (const { id, content, special } of addedTokens(c)) {
+    addedTokensDecoder[String(id)] = { content, lstrip: false, normalized: false, rstrip: false, single_word: false, special };
   }
   return {
     add_bos_token: getBool(metadata, K.addBos) ?? true,

@@ -5,17 +5,9 @@
  * highest score is merged repeatedly (ties: leftmost) via a priority queue. Symbols that are not
  * vocabulary pieces fall back to `<0xXX>` byte tokens (or unk).
  */
-import {
-  EMPTY_BYTES,
-  LiteralSplitter,
-  MinHeap,
-  checkId,
-  concatBytes,
-  decodeUtf8,
-  parseByteToken,
-  utf8Encoder,
-} from './common.js';
-import { TokenType, type DecodeOptions, type EncodeOptions, type Tokenizer } from './types.js';
+import { MinHeap, checkId, parseByteToken, utf8Encoder, type Fragment } from './common.js';
+import { TokenType } from './types.js';
+import { VocabTokenizer } from './vocab.js';
 
 export const SPM_SPACE = '\u2581';
 
@@ -48,80 +40,57 @@ interface Bigram {
 const bigramLess = (a: Bigram, b: Bigram): boolean =>
   a.score > b.score || (a.score === b.score && a.left < b.left);
 
-export class SpmTokenizer implements Tokenizer {
-  readonly vocabSize: number;
-  readonly bos: number | null;
-  readonly eos: number | null;
-  readonly unk: number | null;
-  readonly addBos: boolean;
-  readonly addEos: boolean;
+/** Bytes of a non-control, non-`<0xXX>` token: U+2581 is a space (except in bad byte tokens). */
+const spmTokenBytes = (t: string, type: number): Uint8Array =>
+  utf8Encoder.encode(type === TokenType.Byte ? t : t.replaceAll(SPM_SPACE, ' '));
+
+export class SpmTokenizer extends VocabTokenizer {
   readonly addSpacePrefix: boolean;
-  private readonly tokens: readonly string[];
   private readonly scores: readonly number[];
-  private readonly types: readonly number[];
   /** Pieces that text can produce: every token except control / unknown / byte tokens. */
   private readonly pieceToId = new Map<string, number>();
-  private readonly allToId = new Map<string, number>();
   /** byte value -> `<0xXX>` token id, or -1. */
   private readonly byteToId = new Int32Array(256).fill(-1);
   private readonly hasByteTokens: boolean;
-  private readonly userSplitter: LiteralSplitter;
-  private readonly specialSplitter: LiteralSplitter;
-  private readonly pieceBytes: Uint8Array[];
 
   constructor(v: SpmVocab) {
     const n = v.tokens.length;
     if (v.scores.length !== n) throw new Error(`SPM vocab: ${v.scores.length} scores for ${n} tokens`);
-    if (v.types.length !== n) throw new Error(`SPM vocab: ${v.types.length} token types for ${n} tokens`);
-    this.vocabSize = n;
-    this.tokens = v.tokens;
+    super(
+      'SPM',
+      {
+        tokens: v.tokens,
+        types: v.types,
+        bos: v.bos,
+        eos: v.eos,
+        unk: v.unk,
+        addBos: v.addBos ?? true,
+        addEos: v.addEos ?? false,
+        parseSpecial: false,
+      },
+      spmTokenBytes,
+    );
     this.scores = v.scores;
-    this.types = v.types;
-    this.bos = v.bos;
-    this.eos = v.eos;
-    this.unk = v.unk;
-    this.addBos = v.addBos ?? true;
-    this.addEos = v.addEos ?? false;
     this.addSpacePrefix = v.addSpacePrefix ?? true;
-    const user: { text: string; id: number }[] = [];
-    const special: { text: string; id: number }[] = [];
     let nBytes = 0;
-    this.pieceBytes = new Array(n);
     for (let id = 0; id < n; id++) {
       const t = v.tokens[id];
-      const type = v.types[id];
-      if (!this.allToId.has(t)) this.allToId.set(t, id);
-      if (type === TokenType.Byte) {
+      if (v.types[id] === TokenType.Byte) {
         const b = parseByteToken(t);
-        if (b >= 0) {
-          if (this.byteToId[b] < 0) nBytes++;
-          if (this.byteToId[b] < 0) this.byteToId[b] = id;
-          this.pieceBytes[id] = Uint8Array.of(b);
-        } else {
-          this.pieceBytes[id] = utf8Encoder.encode(t);
+        if (b >= 0 && this.byteToId[b] < 0) {
+          this.byteToId[b] = id;
+          nBytes++;
         }
-        continue;
+      } else if (!this.isSpecial(id) && !this.pieceToId.has(t)) {
+        this.pieceToId.set(t, id);
       }
-      if (type === TokenType.Control || type === TokenType.Unknown) {
-        this.pieceBytes[id] = EMPTY_BYTES;
-        if (type === TokenType.Control) special.push({ text: t, id });
-        continue;
-      }
-      if (!this.pieceToId.has(t)) this.pieceToId.set(t, id);
-      if (type === TokenType.UserDefined) user.push({ text: t, id });
-      this.pieceBytes[id] = utf8Encoder.encode(t.replaceAll(SPM_SPACE, ' '));
     }
     this.hasByteTokens = nBytes === 256;
-    this.userSplitter = new LiteralSplitter(user);
-    this.specialSplitter = new LiteralSplitter([...user, ...special]);
   }
 
-  encode(text: string, opts: EncodeOptions = {}): number[] {
-    const out: number[] = [];
-    if ((opts.addBos ?? this.addBos) && this.bos !== null) out.push(this.bos);
-    const splitter = opts.parseSpecial ? this.specialSplitter : this.userSplitter;
+  protected encodeFragments(frags: readonly Fragment[], out: number[]): void {
     let prevSpecial = true; // a dummy-prefix space goes before the first raw fragment and after special tokens
-    for (const frag of splitter.split(text)) {
+    for (const frag of frags) {
       if ('id' in frag) {
         out.push(frag.id);
         prevSpecial = true;
@@ -132,8 +101,6 @@ export class SpmTokenizer implements Tokenizer {
       this.encodeRaw(s.replaceAll(' ', SPM_SPACE), out);
       prevSpecial = false;
     }
-    if ((opts.addEos ?? this.addEos) && this.eos !== null) out.push(this.eos);
-    return out;
   }
 
   /** Tokenizes already-escaped text (no prefix, no special-token matching) into `out`. */
@@ -190,49 +157,9 @@ export class SpmTokenizer implements Tokenizer {
     }
   }
 
-  isSpecial(id: number): boolean {
-    const t = this.types[id];
-    return t === TokenType.Control || t === TokenType.Unknown;
-  }
-
-  decode(ids: readonly number[], opts: DecodeOptions = {}): string {
-    const skip = opts.skipSpecial ?? true;
-    const parts: Uint8Array[] = [];
-    let total = 0;
-    let atStart = true;
-    for (const id of ids) {
-      checkId(id, this.vocabSize);
-      let bytes: Uint8Array;
-      if (this.isSpecial(id)) {
-        if (skip) continue;
-        // Rendered special text does not count as the start of the text (sentencepiece renders
-        // control tokens as nothing), so the first real piece still loses its dummy prefix.
-        bytes = utf8Encoder.encode(this.tokens[id]);
-      } else {
-        bytes = this.pieceBytes[id];
-        if (atStart) {
-          atStart = false;
-          if (this.addSpacePrefix && this.types[id] !== TokenType.Byte && bytes[0] === 0x20) bytes = bytes.subarray(1);
-        }
-      }
-      parts.push(bytes);
-      total += bytes.length;
-    }
-    return decodeUtf8(concatBytes(parts, total));
-  }
-
-  tokenBytes(id: number): Uint8Array {
-    checkId(id, this.vocabSize);
-    return this.pieceBytes[id];
-  }
-
-  idToToken(id: number): string {
-    checkId(id, this.vocabSize);
-    return this.tokens[id];
-  }
-
-  tokenToId(token: string): number | undefined {
-    return this.allToId.get(token);
+  protected override firstPieceBytes(id: number): Uint8Array {
+    const bytes = this.pieceBytes[id];
+    return this.addSpacePrefix && this.types[id] !== TokenType.Byte && bytes[0] === 0x20 ? bytes.subarray(1) : bytes;
   }
 
   /** Score of a token (the SentencePiece log-probability / merge priority). */
