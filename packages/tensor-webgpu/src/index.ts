@@ -20,6 +20,6 @@ export { createCpuBackend } from './backends/cpu/index.js';
 export { createWebGPUBackend, webgpuAvailable } from './backends/webgpu/index.js';
 export * from './ops/index.js';
 export { Optimizer, type OptimizerOptions } from './optim/optimizer.js';
-export { AdamW, type AdamWOptions } from './optim/adamw.js';
+export { AdamW, type AdamWOptions, type AdamWState } from './optim/adamw.js';
 export { SGD, type SGDOptions } from './optim/sgd.js';
 export { toBackend, readAll } from './transfer.js';

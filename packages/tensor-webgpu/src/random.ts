@@ -29,6 +29,15 @@ export class Generator {
   constructor(seed = 0) {
     this.state = hash32((seed >>> 0) ^ 0x9e3779b9);
   }
+  /** The generator's whole state (one u32), for checkpoints. */
+  getState(): number {
+    return this.state;
+  }
+  /** Restore a state from getState(): the stream continues exactly where it was. */
+  setState(state: number): void {
+    if (!Number.isInteger(state) || state < 0 || state > 0xffffffff) throw new Error(`Generator.setState: ${state} is not a u32 state`);
+    this.state = state >>> 0;
+  }
   /** A uniform u32. */
   nextU32(): number {
     this.state = (this.state + 0x9e3779b9) >>> 0;

@@ -2,6 +2,14 @@ import type { Storage } from '../backend.js';
 import type { Tensor } from '../tensor.js';
 import { Optimizer, type OptimizerOptions } from './optimizer.js';
 
+export interface AdamWState {
+  step: number;
+  m: Float32Array;
+  v: Float32Array;
+}
+
+const flatView = (s: Storage) => ({ storage: s, shape: [s.size], strides: [1], offset: 0 });
+
 export interface AdamWOptions extends OptimizerOptions {
   betas?: [number, number];
   eps?: number;
@@ -40,9 +48,23 @@ export class AdamW extends Optimizer {
     }, gradScale);
   }
 
-  /** The moment storages, for checkpoints. */
-  get state(): { m: Storage; v: Storage; step: number } {
-    return { m: this.m, v: this.v, step: this.stepCount };
+  /** Moments and step count as host arrays, for checkpoints. */
+  async exportState(): Promise<AdamWState> {
+    const [m, v] = await this.backend.read([flatView(this.m), flatView(this.v)]);
+    return { step: this.stepCount, m: Float32Array.from(m!), v: Float32Array.from(v!) };
+  }
+
+  /** Restore exportState()'s moments and step count (sizes must match this optimizer's parameters). */
+  importState(s: AdamWState): void {
+    if (s.m.length !== this.numel || s.v.length !== this.numel) {
+      throw new Error(`AdamW.importState: state holds ${s.m.length} moments, the optimizer has ${this.numel} parameters`);
+    }
+    for (const [dst, src] of [[this.m, s.m], [this.v, s.v]] as const) {
+      const tmp = this.backend.upload(src, 'f32');
+      this.backend.accumulate(dst, 0, flatView(tmp), 'copy');
+      this.backend.release(tmp);
+    }
+    this.stepCount = s.step;
   }
 
   protected disposeState(): void {
