@@ -141,7 +141,19 @@ def bench(block):
     return times[len(times) // 2]
 
 
-out = {"threads": args.threads, "tokens": T}
+def matmul_gflops():
+    # Debian's torch uses whatever libblas.so.3 points to: the generic reference BLAS (~4 GFLOP/s)
+    # unless libopenblas0-pthread is installed (~80). Report it so a slow peer is visible as such.
+    a, b = torch.randn(512, 512), torch.randn(512, 512)
+    for _ in range(3):
+        a @ b
+    t0 = time.perf_counter()
+    for _ in range(10):
+        a @ b
+    return 10 * 2 * 512**3 / (time.perf_counter() - t0) / 1e9
+
+
+out = {"threads": args.threads, "tokens": T, "matmul_gflops": matmul_gflops()}
 out["linear"] = bench(Block(Linear()))
 out["gcn"] = bench(Block(GCN()))
 out["gru"] = bench(GRUBlock())

@@ -98,6 +98,7 @@ for (const [b, r] of Object.entries(results)) {
   console.log(`| ${b} | ${r.linear.toFixed(1)} | ${r.gcn.toFixed(1)} | ${r.gru.toFixed(1)} | ${(r.gcn / r.linear).toFixed(2)}x | ${(r.gru / r.linear).toFixed(2)}x |`);
 }
 if (torch?.error) console.log(`\npytorch peer: n/a (${torch.error})`);
+else if (torch) console.log(`\npytorch peer: matmul ${torch.matmul_gflops.toFixed(1)} GFLOP/s at 512^3 (under 10 means the generic BLAS: apt-get install libopenblas0-pthread)`);
 else if (torch) {
   console.log('\n| ours / pytorch | linear | GCN | GRU |\n|---|---|---|---|');
   for (const b of backends) {
