@@ -157,7 +157,11 @@ function causalMask(x: Tensor, G: number, T: number, S: number, offset: number):
     }
     t = tensor(a, [G * T, S], { backend: be });
     keep(t);
-    if (m.size > 64) m.clear();
+    if (m.size > 64) {
+      // Bounded cache: free the old masks rather than dropping references to live storages.
+      for (const old of m.values()) old.dispose();
+      m.clear();
+    }
     m.set(key, t);
   }
   return t;
