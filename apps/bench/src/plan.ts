@@ -15,12 +15,13 @@ export const SUITES: readonly SuiteName[] = ['table', 'ablation', 'sweep', 'ci']
  *   router: 'linear'          GMoE without the graph (MixLoRA's linear router, GMoE's losses kept)
  *   poissonCoef: 0            GMoE without the Poisson distinction loss
  *   normalCoef: 0             GMoE without the Normal balance loss
- *   edgeDensity: beta         graph router density rule beta (paper 0.1)
- *   graphSeed: n              seed of the random expert graph only (model/data seed unchanged)
+ *   beta: b                   graph router density rule beta (paper 0.1)
+ *   graph: { graphSeed: n }   seed of the random expert graph only (weights, data and model seed unchanged)
  *   rounds: T                 GraphMoE recurrent rounds (paper 3)
- *   gruHiddenScale: s         GraphMoE GRU hidden size = int(s * d) (paper 0.1)
+ *   hiddenScale: s            GraphMoE GRU hidden size = int(s * d) (paper 0.1)
+ * (the names the trainer's methods.ts reads: METHOD_OPTION_KEYS)
  */
-export const OPTION_KEYS = ['router', 'poissonCoef', 'normalCoef', 'edgeDensity', 'graphSeed', 'rounds', 'gruHiddenScale'] as const;
+export const OPTION_KEYS = ['router', 'poissonCoef', 'normalCoef', 'beta', 'graph', 'rounds', 'hiddenScale'] as const;
 
 export interface Variant {
   /** File-name safe, unique in a suite. */
@@ -96,12 +97,12 @@ export const SWEEP_AXES: Record<string, { describe: string; variants: () => Vari
   density: {
     describe: 'graph edge density beta in {0.1..0.8} (GMoE)',
     variants: () => [0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8].map((b) => ({
-      key: `gmoe-density${Math.round(b * 10)}`, label: `GMoE beta=${b}`, method: 'gmoe', axis: 'density', overrides: { options: { edgeDensity: b } },
+      key: `gmoe-density${Math.round(b * 10)}`, label: `GMoE beta=${b}`, method: 'gmoe', axis: 'density', overrides: { options: { beta: b } },
     })),
   },
   graphs: {
     describe: 'five random graphs: seeds of the graph only, 0..4 (GMoE)',
-    variants: () => [0, 1, 2, 3, 4].map((g) => ({ key: `gmoe-graph${g}`, label: `GMoE graph #${g}`, method: 'gmoe', axis: 'graphs', overrides: { options: { graphSeed: g } } })),
+    variants: () => [0, 1, 2, 3, 4].map((g) => ({ key: `gmoe-graph${g}`, label: `GMoE graph #${g}`, method: 'gmoe', axis: 'graphs', overrides: { options: { graph: { graphSeed: g } } } })),
   },
   rounds: {
     describe: 'recurrent rounds T in {1..5} (GraphMoE)',
@@ -110,7 +111,7 @@ export const SWEEP_AXES: Record<string, { describe: string; variants: () => Vari
   gru: {
     describe: 'GRU hidden size scale d_bar/d in {0.05, 0.1, 0.2, 0.3, 0.5} (GraphMoE)',
     variants: () => [0.05, 0.1, 0.2, 0.3, 0.5].map((s) => ({
-      key: `graphmoe-gru${String(s).replace('.', 'p')}`, label: `GraphMoE d_bar/d=${s}`, method: 'graphmoe', axis: 'gru', overrides: { options: { gruHiddenScale: s } },
+      key: `graphmoe-gru${String(s).replace('.', 'p')}`, label: `GraphMoE d_bar/d=${s}`, method: 'graphmoe', axis: 'gru', overrides: { options: { hiddenScale: s } },
     })),
   },
 };

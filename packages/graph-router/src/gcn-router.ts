@@ -9,6 +9,7 @@
  * the per-token [T, N+1, h] node states at every layer (the GAT and SAGE layers always do).
  */
 import {
+  hash32,
   add, concat, exp, expand, gt, isGradEnabled, matmul, mul, narrow, reshape, relu, rsqrt, silu, softmax, sub, sum, tensor,
   transpose, unsqueeze, abs, div, neg, type Backend, type Generator, type Tensor,
 } from '@moegraph/tensor-webgpu';
@@ -48,6 +49,11 @@ export interface GraphRouterOptions {
   evalGraph?: 'training' | 'recompute';
   /** 'auto' (default): the factored GCN fast path; 'general': materialise per-token node states. */
   path?: 'auto' | 'general';
+  /**
+   * Varies only the random graph (the sweep's "five random graphs"): mixed into the layer's graph
+   * seed, so weights are initialised exactly as without it.
+   */
+  graphSeed?: number;
   /** Use exactly these expert-expert edges instead of applying the rule (rebuilding a saved router). */
   graphEdges?: readonly (readonly [number, number])[];
 }
@@ -138,7 +144,8 @@ export class GraphRouter implements Router {
       throw new Error("graph router: evalGraph 'recompute' needs the cosine edge rule and a fixed adjacency");
     }
     // Draw order is fixed (graph seed, X, W_in, W_s, layers, F) so that a rebuild consumes the same stream.
-    const graphSeed = g.nextSeed();
+    const drawn = g.nextSeed();
+    const graphSeed = o.graphSeed === undefined ? drawn : hash32((drawn ^ hash32(o.graphSeed >>> 0)) >>> 0);
     const param = (a: Float32Array, shape: number[], n: string, grad = true) => tensor(a, shape, { backend, requiresGrad: grad, name: `${name}.${n}` });
     const xHost = glorotUniform(N, d, g);
     const sHost = glorotUniform(d, h, g);

@@ -75,3 +75,19 @@ describe('expert graph', () => {
     expect(() => buildGraph({ numExperts: 4, edges: { rule: 'explicit', edges: [[0, 4]] } })).toThrow(/not a pair of experts/);
   });
 });
+
+describe('graphSeed', () => {
+  it('varies only the graph: same weights, different edges', async () => {
+    const { createCpuBackend } = await import('@moegraph/tensor-webgpu');
+    const { GraphRouter } = await import('./gcn-router.js');
+    const backend = createCpuBackend();
+    const make = (graphSeed?: number) =>
+      new GraphRouter(16, 8, 2, backend, new Generator(3), { hidden: 8, edges: { rule: 'density', beta: 0.3 }, graphSeed });
+    const a = make(undefined);
+    const b = make(1);
+    const c = make(2);
+    expect(Array.from(b.wIn.dataSync())).toEqual(Array.from(a.wIn.dataSync()));
+    const edges = (r: { describe(): Record<string, unknown> }) => JSON.stringify(r.describe().graphEdges);
+    expect(new Set([edges(a), edges(b), edges(c)]).size).toBeGreaterThan(1);
+  });
+});
