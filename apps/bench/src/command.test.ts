@@ -100,7 +100,8 @@ describe('CLI commands (injected trainer)', () => {
     const c = capture();
     expect(await runCli(args, { ...c, trainer: f.trainer })).toBe(0);
     expect(f.calls).toHaveLength(8);
-    expect(f.calls[0]).toMatchObject({ model: s.model, dataDir: s.data, trainLimit: 128 });
+    // The quick profile's own subsample size (profiles.json), laid over the trainer's defaults.
+    expect(f.calls[0]).toMatchObject({ model: s.model, dataDir: s.data, trainLimit: loadProfiles().quick!.config.trainLimit });
     for (const file of ['report.md', 'report.html', 'summary.json', 'plan.json', 'runs/gmoe__siqa__seed1.json']) expect(existsSync(path.join(s.out, file))).toBe(true);
     const md = readFileSync(path.join(s.out, 'report.md'), 'utf8');
     expect(md).toContain('| Method | BoolQ acc | SIQA acc | Avg. acc | BoolQ std | SIQA std | Avg. std |');
