@@ -1,13 +1,10 @@
 /** Properties of attachGraphMoE: reduction to the base MoE, routes per round, gradients, training, save/load. */
-import { mkdtempSync, readFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createCpuBackend, createWebGPUBackend, crossEntropy, Generator, noGrad, scope, tensor, type Backend, type Tensor } from '@moegraph/tensor-webgpu';
 import { loadGGUF, SwiGLU, type LlamaModel } from '@moegraph/llm';
 import { stories260KPath } from '@moegraph/llm/node';
 import { attachers, attachMoE, loadAdapter, saveAdapter, MixLoRAFFN, type MoEMethod } from '@moegraph/lora';
-import { checkGradients, ids, logits, maxDiff, setParam, trainLoss } from '../../lora/src/testing/helpers.js';
+import { checkGradients, expectSaveLoadRoundTrip, ids, logits, maxDiff, setParam, trainLoss } from '../../lora/src/testing/helpers.js';
 import { tinyConfig, tinyModel } from '../../lora/src/testing/tiny.js';
 import { attachGraphMoE, RecurrentFFN, type GraphMoEConfig } from './index.js';
 
@@ -224,18 +221,9 @@ describe.each(['cpu', 'webgpu'] as const)('stories260K on %s', (bn) => {
     // the GRU learned something (W_g left zero)
     const wg = (model.blocks[0]!.ffn as RecurrentFFN).gru.Wg;
     expect(maxDiff(await wg.data(), new Float32Array(wg.size))).toBeGreaterThan(0);
-    adapter.training = false;
-    const want = await logits(model, x);
-    const dir = mkdtempSync(join(tmpdir(), `moegraph-graphmoe-${bn}-`));
-    await saveAdapter(adapter, dir);
-    const cfg = JSON.parse(readFileSync(join(dir, 'adapter_config.json'), 'utf8'));
-    expect(cfg.moegraph.method).toBe('graphmoe');
-    adapter.detach();
-    expect(maxDiff(await logits(model, x), before)).toBe(0);
-    const again = await loadAdapter(model, dir);
-    again.training = false;
-    expect(maxDiff(await logits(model, x), want)).toBe(0);
-    again.detach();
+    const { loaded, config } = await expectSaveLoadRoundTrip({ saveAdapter, loadAdapter }, model, adapter, x, before);
+    expect(config.moegraph.method).toBe('graphmoe');
+    loaded.detach();
     model.dispose();
   });
 });
@@ -247,19 +235,12 @@ it('save/load round trip with unshared routers and a LoRAMoE base (cpu, tiny)', 
   const a = attachGraphMoE(model, { base: { method: 'loramoe', ...small }, rounds: 2, sharedRouter: false, candidateActivation: 'sigmoid', candidateInput: 'x', hiddenScale: 0.5, seed: 4 });
   randomize(a.parameters(), 6);
   a.training = false;
-  const want = await logits(model, x);
   const n = a.numParameters();
   const names = a.savedTensors().map((s) => s.name);
   expect(names).toContain('base_model.model.model.layers.1.mlp.down_proj.router_round2.weight');
-  const dir = mkdtempSync(join(tmpdir(), 'moegraph-graphmoe-unshared-'));
-  await saveAdapter(a, dir);
-  a.detach();
-  expect(maxDiff(await logits(model, x), before)).toBe(0);
-  const again = await loadAdapter(model, dir);
-  again.training = false;
-  expect(again.numParameters()).toBe(n);
-  expect(maxDiff(await logits(model, x), want)).toBe(0);
-  again.detach();
+  const { loaded } = await expectSaveLoadRoundTrip({ saveAdapter, loadAdapter }, model, a, x, before);
+  expect(loaded.numParameters()).toBe(n);
+  loaded.detach();
   model.dispose();
 });
 

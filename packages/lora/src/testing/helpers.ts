@@ -1,6 +1,10 @@
 /** Shared test helpers: token tensors, logits, training a few steps, finite differences. */
 import { AdamW, crossEntropy, noGrad, scope, tensor, type Backend, type Tensor } from '@moegraph/tensor-webgpu';
 import type { LlamaModel } from '@moegraph/llm';
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { expect } from 'vitest';
 import type { Adapter } from '../adapter.js';
 
 export const ids = (b: Backend, xs: number[]) => tensor(Int32Array.from(xs), [1, xs.length], { dtype: 'i32', backend: b });
@@ -74,4 +78,32 @@ export function checkGradients(params: Tensor[], values: Float64Array[], loss: (
     }
   });
   return bad;
+}
+
+/**
+ * Save the adapter, detach it (the model's logits must return to `before` when given), load it
+ * again (logits bit-identical to the trained adapter's). Returns the loaded adapter (still
+ * attached), its folder and its parsed adapter_config.json. `io` is the caller's saveAdapter and
+ * loadAdapter: packages that register router types or attachers pass the built @moegraph/lora's,
+ * whose registries they filled.
+ */
+export async function expectSaveLoadRoundTrip(
+  io: { saveAdapter(a: Adapter, dir: string): Promise<void>; loadAdapter(m: LlamaModel, dir: string): Promise<Adapter> },
+  model: LlamaModel,
+  adapter: Adapter,
+  x: Tensor,
+  before?: Float64Array,
+) {
+  const { saveAdapter, loadAdapter } = io;
+  adapter.training = false;
+  const want = await logits(model, x);
+  const dir = mkdtempSync(join(tmpdir(), 'moegraph-adapter-'));
+  await saveAdapter(adapter, dir);
+  const config = JSON.parse(readFileSync(join(dir, 'adapter_config.json'), 'utf8'));
+  adapter.detach();
+  if (before) expect(maxDiff(await logits(model, x), before)).toBe(0);
+  const loaded = await loadAdapter(model, dir);
+  loaded.training = false;
+  expect(maxDiff(await logits(model, x), want)).toBe(0);
+  return { loaded, dir, config };
 }
