@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The main job: installs what it needs (scripts/ensure-env.sh), builds, then runs the quick
 # benchmark profile: GMoE, GraphMoE and MixLoRA fine-tuned on stories260K over 3 seeds on
-# ARC-Challenge and BoolQ (subsampled; about 7 minutes on 2 cores), printing the accuracy/stability
+# ARC-Challenge and BoolQ (subsampled; about 3.5 minutes on 2 cores), printing the accuracy/stability
 # table and writing Markdown + HTML reports under bench-results/table-quick/.
 # Arguments are passed to the benchmark CLI (e.g. --backend webgpu, --seeds 5, --tasks all).
 set -euo pipefail

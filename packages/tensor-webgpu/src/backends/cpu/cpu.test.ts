@@ -396,7 +396,8 @@ describe('cpu backend: matmul', () => {
               const a32 = f32(ad);
               const b32 = f32(bd);
               const c32 = be32.matmul(view(be32.upload(ad, 'f32'), [B, M, K], sa), view(be32.upload(bd, 'f32'), [B, K, N], sb));
-              expectClose(rd(be32, c32), naive(a32, sa, 0, b32, sb, 0, B, M, K, N), 1e-6);
+              // f32 precision accumulates in f32 (WebAssembly SIMD kernel): error grows ~K ulps, not one rounding.
+              expectClose(rd(be32, c32), naive(a32, sa, 0, b32, sb, 0, B, M, K, N), Math.max(1e-6, 4 * K * 2 ** -24));
             }
         }
   });

@@ -5,6 +5,7 @@
  * output array's precision once.
  */
 import { f16Lut, newFloat, type FloatArray, type Precision, type RView } from './storage.js';
+import { gemmF32 } from './wasm/gemm.js';
 
 type Num = FloatArray | Uint16Array;
 
@@ -142,6 +143,12 @@ export function matmul(a: RView, b: RView, precision: Precision): FloatArray {
   const Bd = reader(b.data as Num, b.dtype === 'f16');
   const [sa0, sa1, sa2] = a.strides;
   const [sb0, sb1, sb2] = b.strides;
+  // f32 precision runs the WebAssembly SIMD kernel (f32 accumulators); f64 precision (the oracle) and
+  // runtimes without WebAssembly SIMD keep the TypeScript path below.
+  if (precision === 'f32' && C instanceof Float32Array &&
+      gemmF32(A, a.offset, sa0, sa1, sa2, Bd, b.offset, sb0, sb1, sb2, C, Bn, M, N, K)) {
+    return C;
+  }
   if (M < 4 || N < 4) {
     for (let bi = 0; bi < Bn; bi++) {
       thin(A, a.offset + bi * sa0, sa1, sa2, Bd, b.offset + bi * sb0, sb1, sb2, C, bi * M * N, M, N, K);
