@@ -4,7 +4,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createCpuBackend, createWebGPUBackend, Generator, mul, scope, sum, tensor, type Backend, type Tensor } from '@moegraph/tensor-webgpu';
 import { GraphRouter } from './gcn-router.js';
 import { cosineEdges, ExpertGraph } from './graph.js';
-import { relErr, setValues } from './testing/util.js';
+import { relErr } from './testing/util.js';
+import { setParam as setValues } from '../../lora/src/testing/helpers.js';
 
 interface Fixture {
   name: string; N: number; K: number; d: number; hidden: number; layers: number; last: 'none' | 'silu'; T: number;
