@@ -6,6 +6,7 @@
  * the caller keeps its TypeScript path.
  */
 import { MATMUL_WASM_BASE64 } from './matmul.wasm.js';
+import { instantiateWasm } from './load.js';
 
 type F32 = Float32Array | Float64Array;
 
@@ -23,25 +24,11 @@ interface Kernel {
 
 let kernel: Kernel | null | undefined;
 
-function decode(b64: string): Uint8Array<ArrayBuffer> {
-  const s = atob(b64);
-  const out = new Uint8Array(new ArrayBuffer(s.length));
-  for (let i = 0; i < s.length; i++) out[i] = s.charCodeAt(i);
-  return out;
-}
-
 /** The instantiated kernel, or null where WebAssembly (or its SIMD proposal) is unavailable. */
 export function wasmGemm(): Kernel | null {
   if (kernel !== undefined) return kernel;
-  try {
-    if (typeof WebAssembly === 'undefined') return (kernel = null);
-    const module = new WebAssembly.Module(decode(MATMUL_WASM_BASE64));
-    const inst = new WebAssembly.Instance(module, {});
-    const ex = inst.exports as unknown as Kernel;
-    kernel = { memory: ex.memory, gemm: ex.gemm };
-  } catch {
-    kernel = null;
-  }
+  const ex = instantiateWasm<Kernel>(MATMUL_WASM_BASE64);
+  kernel = ex === null ? null : { memory: ex.memory, gemm: ex.gemm };
   return kernel;
 }
 
