@@ -218,7 +218,7 @@ export class CpuBackend implements Backend {
   unary(op: UnaryOp, x: View): Storage {
     this.begin();
     const v = this.view(x, `unary ${op}`, 'x', ['f32', 'i32']);
-    return this.wrap(v.dtype, ew.unary(op, contiguous(v, this.precision), v.dtype, this.precision));
+    return this.wrap(v.dtype, ew.unary(op, v, this.precision));
   }
 
   binary(op: BinaryOp, a: View, b: View): Storage {
@@ -228,8 +228,7 @@ export class CpuBackend implements Backend {
     const vb = this.view(b, k, 'b', ['f32', 'i32']);
     if (va.dtype !== vb.dtype) throw new Error(`cpu ${k}: dtype mismatch, a is ${va.dtype} and b is ${vb.dtype}`);
     this.sameShape(k, ['a', 'b'], [va, vb]);
-    const out = ew.binary(op, contiguous(va, this.precision), contiguous(vb, this.precision), va.dtype, this.precision);
-    return this.wrap(ew.binaryOutDType(op, va.dtype), out);
+    return this.wrap(ew.binaryOutDType(op, va.dtype), ew.binary(op, va, vb, this.precision));
   }
 
   where(cond: View, a: View, b: View): Storage {

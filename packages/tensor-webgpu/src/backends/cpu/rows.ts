@@ -4,9 +4,12 @@
  */
 import type { RopeParams } from '../../backend.js';
 import { newFloat, type FloatArray, type Precision } from './storage.js';
+import { VEC_MIN, vecSoftmax } from './wasm/vector.js';
 
 export function softmax(x: FloatArray, rows: number, cols: number, log: boolean, precision: Precision): FloatArray {
   const y = newFloat(precision, rows * cols);
+  // f32 precision: the SIMD kernel (f32 exps and lane sums; see vector.test.ts for its error bound).
+  if (x instanceof Float32Array && y instanceof Float32Array && rows * cols >= VEC_MIN && vecSoftmax(x, y, rows, cols, log)) return y;
   for (let r = 0; r < rows; r++) {
     const b = r * cols;
     const e = b + cols;

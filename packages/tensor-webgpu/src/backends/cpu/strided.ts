@@ -44,36 +44,63 @@ export function isContiguousView(v: RView): boolean {
   return true;
 }
 
-/** Copy the elements of a view in row-major order into out[0..numel). Element type is preserved. */
-export function gatherInto(v: RView, out: TypedArray): void {
-  const total = numelOf(v.shape);
-  if (total === 0) return;
-  const src = v.data;
+/**
+ * A view prepared for repeated range gathers: dims coalesced once, so kernels that walk a strided
+ * operand block by block pay for the shape analysis once per call, not once per block.
+ */
+export interface Walker extends Pick<RView, 'data' | 'offset'> {
+  readonly sh: readonly number[];
+  readonly st: readonly number[];
+  readonly numel: number;
+  /** Row-major contiguous: element i lives at data[offset + i]. */
+  readonly contiguous: boolean;
+  /** Every element is data[offset] (a broadcast scalar). */
+  readonly scalar: boolean;
+}
+
+export function walker(v: RView): Walker {
   const { sh, st } = coalesce(v.shape, v.strides);
+  const numel = numelOf(v.shape);
+  return {
+    data: v.data, offset: v.offset, sh, st, numel,
+    contiguous: sh.length === 0 || (sh.length === 1 && st[0] === 1),
+    scalar: st.every((s) => s === 0),
+  };
+}
+
+/** out[o0 + i] = element (start + i) of the view in row-major order, for i < count. */
+export function gatherRange(w: Walker, start: number, count: number, out: TypedArray, o0 = 0): void {
+  if (count <= 0) return;
+  const src = w.data;
+  const { sh, st } = w;
   const r = sh.length;
   if (r === 0) {
-    out[0] = src[v.offset];
+    out.fill(src[w.offset], o0, o0 + count);
     return;
+  }
+  // Odometer position of `start`; `base` is the storage offset of the current row (last dim excluded).
+  const idx = new Array<number>(r).fill(0);
+  let base = w.offset;
+  for (let d = r - 1, rem = start; d >= 0; d--) {
+    idx[d] = rem % sh[d];
+    rem = (rem - idx[d]) / sh[d];
+    if (d < r - 1) base += idx[d] * st[d];
   }
   const n = sh[r - 1];
   const s = st[r - 1];
-  const outer = total / n;
-  const idx = new Array<number>(r).fill(0);
-  let base = v.offset;
-  let o = 0;
   const sameType = src.constructor === out.constructor;
-  for (let q = 0; q < outer; q++) {
-    if (s === 1 && sameType) {
-      out.set(src.subarray(base, base + n), o);
-      o += n;
-    } else if (s === 1) {
-      for (let j = 0; j < n; j++) out[o++] = src[base + j];
-    } else if (s === 0) {
-      const x = src[base];
-      for (let j = 0; j < n; j++) out[o++] = x;
-    } else {
-      for (let j = 0, p = base; j < n; j++, p += s) out[o++] = src[p];
-    }
+  let j = idx[r - 1];
+  let o = o0;
+  let left = count;
+  while (left > 0) {
+    const len = Math.min(n - j, left);
+    const p0 = base + j * s;
+    if (s === 1 && sameType) out.set(src.subarray(p0, p0 + len), o);
+    else if (s === 0) out.fill(src[p0], o, o + len);
+    else for (let k = 0, p = p0; k < len; k++, p += s) out[o + k] = src[p];
+    o += len;
+    left -= len;
+    j = 0;
     for (let d = r - 2; d >= 0; d--) {
       base += st[d];
       if (++idx[d] < sh[d]) break;
@@ -81,6 +108,12 @@ export function gatherInto(v: RView, out: TypedArray): void {
       idx[d] = 0;
     }
   }
+}
+
+/** Copy the elements of a view in row-major order into out[0..numel). Element type is preserved. */
+export function gatherInto(v: RView, out: TypedArray): void {
+  const w = walker(v);
+  gatherRange(w, 0, w.numel, out);
 }
 
 /** Contiguous elements of a view in its own dtype; ALIASES the storage when already contiguous. */

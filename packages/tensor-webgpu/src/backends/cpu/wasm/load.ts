@@ -31,3 +31,15 @@ export function instantiateWasm<T>(b64: string, imports: WebAssembly.Imports = {
     return null;
   }
 }
+
+/** Grows `memory` to at least `bytes`; false where it cannot grow that far. */
+export function ensureMemory(memory: WebAssembly.Memory, bytes: number): boolean {
+  const have = memory.buffer.byteLength;
+  if (bytes <= have) return true;
+  try {
+    memory.grow(Math.ceil((bytes - have) / 65536));
+    return true;
+  } catch {
+    return false;
+  }
+}
