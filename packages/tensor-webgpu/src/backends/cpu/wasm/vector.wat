@@ -54,6 +54,19 @@
       (f32x4.div (v128.const f32x4 1 1 1 1) (local.get $d))
       (f32x4.lt (local.get $x) (v128.const f32x4 0 0 0 0))))
 
+  ;; silu_grad(x, g) = g s (1 + x (1 - s)), with s and 1 - s = sigmoid(-x) taken from the two branches of
+  ;; $sigmoid4: 1 - s computed in f32 would keep only a few bits of a large x's tail, which x then multiplies.
+  (func $silu_grad4 (param $x v128) (param $g v128) (result v128)
+    (local $t v128) (local $d v128) (local $lo v128) (local $hi v128) (local $neg v128)
+    (local.set $t (call $exp4 (f32x4.neg (f32x4.abs (local.get $x)))))
+    (local.set $d (f32x4.add (local.get $t) (v128.const f32x4 1 1 1 1)))
+    (local.set $lo (f32x4.div (local.get $t) (local.get $d)))
+    (local.set $hi (f32x4.div (v128.const f32x4 1 1 1 1) (local.get $d)))
+    (local.set $neg (f32x4.lt (local.get $x) (v128.const f32x4 0 0 0 0)))
+    (f32x4.mul (f32x4.mul (local.get $g) (v128.bitselect (local.get $lo) (local.get $hi) (local.get $neg)))
+      (f32x4.add (v128.const f32x4 1 1 1 1)
+        (f32x4.mul (local.get $x) (v128.bitselect (local.get $hi) (local.get $lo) (local.get $neg))))))
+
   ;; Cephes tanhf: an odd polynomial below |x| = 0.625 (where 1 - 2/(e^2x + 1) would cancel), else
   ;; 1 - 2 / (e^2|x| + 1). Computed on |x| and the sign of x put back, so tanh(-0) = -0.
   (func $tanh4 (param $x v128) (result v128)
@@ -74,7 +87,7 @@
       (v128.bitselect (local.get $p) (local.get $big) (f32x4.lt (local.get $a) (v128.const f32x4 0.625 0.625 0.625 0.625)))
       (v128.and (local.get $x) (v128.const i32x4 0x80000000 0x80000000 0x80000000 0x80000000))))
 
-;; ---- elementwise kernels: one loop each for unary and binary, the op picked per vector by a
+  ;; ---- elementwise kernels: one loop each for unary and binary, the op picked per vector by a
   ;; br_table (always the same arm within a call, so the branch predicts perfectly) ----
 
   ;; Unary ops by code: 0 exp, 1 sigmoid, 2 silu, 3 tanh.
@@ -89,18 +102,13 @@
   ;; Binary ops by code, in the TypeScript path's association order: 0 add, 1 sub, 2 mul, 3 div,
   ;; 4 silu_grad(x, g) = g s (1 + x (1 - s)), 5 sigmoid_grad(y, g) = g y (1 - y), 6 tanh_grad(y, g) = g (1 - y y).
   (func $binary4 (param $op i32) (param $a v128) (param $b v128) (result v128)
-    (local $s v128)
     (block $tanh_grad (block $sigmoid_grad (block $silu_grad (block $div (block $mul (block $sub (block $add
       (br_table $add $sub $mul $div $silu_grad $sigmoid_grad $tanh_grad (local.get $op)))
       (return (f32x4.add (local.get $a) (local.get $b))))
       (return (f32x4.sub (local.get $a) (local.get $b))))
       (return (f32x4.mul (local.get $a) (local.get $b))))
       (return (f32x4.div (local.get $a) (local.get $b))))
-      (local.set $s (call $sigmoid4 (local.get $a)))
-      (return
-        (f32x4.mul (f32x4.mul (local.get $b) (local.get $s))
-          (f32x4.add (v128.const f32x4 1 1 1 1)
-            (f32x4.mul (local.get $a) (f32x4.sub (v128.const f32x4 1 1 1 1) (local.get $s)))))))
+      (return (call $silu_grad4 (local.get $a) (local.get $b))))
       (return (f32x4.mul (f32x4.mul (local.get $b) (local.get $a)) (f32x4.sub (v128.const f32x4 1 1 1 1) (local.get $a)))))
     (f32x4.mul (local.get $b) (f32x4.sub (v128.const f32x4 1 1 1 1) (f32x4.mul (local.get $a) (local.get $a)))))
 
