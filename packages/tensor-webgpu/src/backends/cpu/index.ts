@@ -14,7 +14,7 @@ import * as ix from './indexing.js';
 import { matmul } from './matmul.js';
 import * as moe from './moe.js';
 import { adamw, sgd } from './optim.js';
-import { reduceRows } from './reduce.js';
+import { reduceView } from './reduce.js';
 import * as rw from './rows.js';
 import { CpuStorage, f16Lut, newArray, storageBytes, type FloatArray, type Precision, type RView } from './storage.js';
 import { castCopy, contiguous, floatValues, numelOf } from './strided.js';
@@ -256,7 +256,7 @@ export class CpuBackend implements Backend {
     const rows = numelOf(v.shape.slice(0, rank - reduceDims));
     const cols = numelOf(v.shape.slice(rank - reduceDims));
     if ((op === 'argmax' || op === 'argmin') && cols === 0) throw new Error(`cpu ${k}: cannot reduce an empty dim`);
-    const out = reduceRows(op, contiguous(v, this.precision), v.dtype, rows, cols, this.precision);
+    const out = reduceView(op, v, reduceDims, this.precision);
     return this.wrap(op === 'argmax' || op === 'argmin' ? 'i32' : v.dtype, out);
   }
 

@@ -4,7 +4,50 @@
  */
 import type { ReduceOp } from '../../backend.js';
 import type { DType, TypedArray } from '../../dtype.js';
-import { newArray, type Precision } from './storage.js';
+import { newArray, newFloat, type Precision, type RView } from './storage.js';
+import { contiguous, elementOffsets, isContiguousView, numelOf, walker } from './strided.js';
+
+/**
+ * op over the trailing `reduceDims` dims of a view. A float sum whose reduced dims are not the
+ * fastest-moving in memory (a transposed or permuted view, e.g. summing [tokens, k, d] over k) is
+ * accumulated slab by slab: for each reduced index, the output-shaped slab, which is made of contiguous
+ * runs, is added into a double accumulator. Each output still sums its inputs in the same order, in a
+ * double, rounded once, so the result equals gathering the view and summing rows, without
+ * materialising the transposed copy.
+ */
+export function reduceView(op: ReduceOp, v: RView, reduceDims: number, precision: Precision): TypedArray {
+  const rank = v.shape.length;
+  const split = rank - reduceDims;
+  const rows = numelOf(v.shape.slice(0, split));
+  const cols = numelOf(v.shape.slice(split));
+  if (op === 'sum' && v.dtype === 'f32' && rows > 0 && cols > 1 && !isContiguousView(v)) {
+    const slab = walker({ ...v, shape: v.shape.slice(0, split), strides: v.strides.slice(0, split) });
+    const last = slab.sh.length - 1;
+    if (last >= 0 && slab.st[last] === 1) {
+      const runStarts = elementOffsets(slab.sh.slice(0, last), slab.st.slice(0, last));
+      const slabStarts = elementOffsets(v.shape.slice(split), v.strides.slice(split));
+      return sumSlabs(v.data, v.offset, slabStarts, runStarts, slab.sh[last], precision);
+    }
+  }
+  return reduceRows(op, contiguous(v, precision), v.dtype, rows, cols, precision);
+}
+
+/** out[q * n + k] = sum over j (increasing) of data[offset + slabStarts[j] + runStarts[q] + k], in doubles. */
+function sumSlabs(
+  data: TypedArray, offset: number, slabStarts: Float64Array, runStarts: Float64Array, n: number, precision: Precision,
+): TypedArray {
+  const acc = new Float64Array(runStarts.length * n);
+  for (let j = 0; j < slabStarts.length; j++) {
+    for (let q = 0; q < runStarts.length; q++) {
+      const p = offset + slabStarts[j] + runStarts[q];
+      const a = q * n;
+      for (let k = 0; k < n; k++) acc[a + k] += data[p + k];
+    }
+  }
+  const out = newFloat(precision, acc.length);
+  out.set(acc);
+  return out;
+}
 
 export function reduceRows(op: ReduceOp, x: TypedArray, dtype: DType, rows: number, cols: number, precision: Precision): TypedArray {
   if (op === 'argmax' || op === 'argmin') {

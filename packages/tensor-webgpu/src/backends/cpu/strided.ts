@@ -110,6 +110,24 @@ export function gatherRange(w: Walker, start: number, count: number, out: TypedA
   }
 }
 
+/** The storage offsets of a view's elements in row-major order (relative to its offset). */
+export function elementOffsets(shape: readonly number[], strides: readonly number[]): Float64Array {
+  const out = new Float64Array(numelOf(shape));
+  const { sh, st } = coalesce(shape, strides);
+  const idx = new Array<number>(sh.length).fill(0);
+  let p = 0;
+  for (let k = 0; k < out.length; k++) {
+    out[k] = p;
+    for (let d = sh.length - 1; d >= 0; d--) {
+      p += st[d];
+      if (++idx[d] < sh[d]) break;
+      p -= st[d] * sh[d];
+      idx[d] = 0;
+    }
+  }
+  return out;
+}
+
 /** Copy the elements of a view in row-major order into out[0..numel). Element type is preserved. */
 export function gatherInto(v: RView, out: TypedArray): void {
   const w = walker(v);
