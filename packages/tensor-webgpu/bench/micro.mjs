@@ -13,7 +13,8 @@
  * Figures, each the median over repeats after warm-up:
  *   matmul GFLOP/s for M x K x N = 1024x1024x1024, 1024x1024x256, 1024x256x1024
  *   ms per dispatch: a chain of 500 dependent adds of 256 floats, then one 1-element read, / 500
- *   ms per elementwise add of 1M floats
+ *   ms per elementwise add, silu, sigmoid of 1M floats, and per row softmax of 1000 x 1000
+ *   (tfjs has no fused silu: x * sigmoid(x), as a tfjs user would write it)
  * Our side uses the Backend contract (upload / matmul / binary / flush / sync / read) so op-layer
  * overhead is excluded; every timed region ends with flush + sync (ours) or a 1-element read
  * (tfjs), so GPU work is counted. The machine is noisy: read the ours/peer ratios, not absolutes.
@@ -55,6 +56,9 @@ const WARMUPS = 2;
 const CHAIN = 500;
 const CHAIN_SIZE = 256;
 const ADD_SIZE = 1_000_000;
+/** Elementwise figures over ADD_SIZE floats: [kind, label]; softmax runs over rows of SOFTMAX_COLS. */
+const ELEMENTWISE = [['add', 'add'], ['silu', 'silu'], ['sigmoid', 'sigmoid'], ['softmax', 'row softmax (1000 cols)']];
+const SOFTMAX_COLS = 1000;
 const MATMULS = [
   [1024, 1024, 1024],
   [1024, 1024, 256],
@@ -185,16 +189,23 @@ function oursImpl(kind) {
         dispose() { be.release(a); be.release(b); be.flush(); },
       };
     },
-    add(n) {
+    elementwise(kind, n) {
       const a = be.upload(randomF32(n, 3), 'f32');
       const b = be.upload(randomF32(n, 4), 'f32');
       const va = view(a, [n]);
       const vb = view(b, [n]);
+      const rows = n / SOFTMAX_COLS;
+      const op = {
+        add: () => be.binary('add', va, vb),
+        silu: () => be.unary('silu', va),
+        sigmoid: () => be.unary('sigmoid', va),
+        softmax: () => be.softmax(a, rows, SOFTMAX_COLS, false),
+      }[kind];
       return {
         units: 1,
         async run(inner) {
           const outs = [];
-          for (let i = 0; i < inner; i++) outs.push(be.binary('add', va, vb));
+          for (let i = 0; i < inner; i++) outs.push(op());
           be.flush();
           await be.sync();
           return outs;
@@ -294,21 +305,28 @@ function tfjsImpl(kind) {
         dispose() { tf.dispose([a, b]); },
       };
     },
-    add(n) {
+    elementwise(kind, n) {
       const a = tf.tensor1d(randomF32(n, 3));
       const b = tf.tensor1d(randomF32(n, 4));
+      const a2 = tf.reshape(a, [n / SOFTMAX_COLS, SOFTMAX_COLS]);
+      const op = {
+        add: () => tf.add(a, b),
+        silu: () => tf.mul(a, tf.sigmoid(a)),
+        sigmoid: () => tf.sigmoid(a),
+        softmax: () => tf.reshape(tf.softmax(a2), [n]),
+      }[kind];
       return {
         units: 1,
         async run(inner) {
           const outs = [];
-          for (let i = 0; i < inner; i++) outs.push(tf.add(a, b));
+          for (let i = 0; i < inner; i++) outs.push(tf.tidy(op));
           const s = tf.slice(outs[outs.length - 1], [0], [1]);
           outs.push(s);
           await s.data();
           return outs;
         },
         cleanup(outs) { tf.dispose(outs); },
-        dispose() { tf.dispose([a, b]); },
+        dispose() { tf.dispose([a, b, a2]); },
       };
     },
     chain(len, n) {
@@ -351,13 +369,13 @@ const metrics = [
     make: (impl) => impl.chain(CHAIN, CHAIN_SIZE),
     convert: (ms) => ms,
   },
-  {
-    key: 'add_1M_ms',
-    label: 'ms per add of 1M floats',
+  ...ELEMENTWISE.map(([kind, label]) => ({
+    key: `${kind}_1M_ms`,
+    label: `ms per ${label} of 1M floats`,
     higherIsBetter: false,
-    make: (impl) => impl.add(ADD_SIZE),
+    make: (impl) => impl.elementwise(kind, ADD_SIZE),
     convert: (ms) => (ms * 1e6) / ADD_SIZE,
-  },
+  })),
 ];
 
 const status = {}; // impl name -> { ok, note | reason }
@@ -444,7 +462,7 @@ if (opt.json) {
     units: {
       matmul: 'GFLOP/s (higher is better)',
       dispatch_ms: `ms per dispatch, chain of ${CHAIN} adds of ${CHAIN_SIZE} floats + 1 read (lower is better)`,
-      add_1M_ms: 'ms per elementwise add of 1M f32 (lower is better)',
+      ...Object.fromEntries(ELEMENTWISE.map(([kind, label]) => [`${kind}_1M_ms`, `ms per ${label} of 1M f32 (lower is better)`])),
     },
     implementations: Object.fromEntries(impls.map((i) => [i.name, { ...status[i.name], ...(status[i.name].ok ? i.info() : {}) }])),
     results,
