@@ -24,7 +24,8 @@ OpenBLAS through numpy at 1 and 2 threads, @tensorflow/tfjs-backend-wasm (matmul
 not installed is reported as "not installed".
 
 Options
-  --quick               fewer steps and repeats (a full run in about 5 minutes; default about 15)
+  --quick               fewer steps and repeats, and no webgpu llama-512x8 (a full run in about
+                        5 minutes on an idle 2-core machine; default about 15)
   --backends a,b        our backends: cpu, webgpu (default cpu,webgpu)
   --workloads a,b       ${'matmul,dispatch,block,stories,llama'} (default all)
   --no-peers            ours only
@@ -194,7 +195,8 @@ export function formatTables(rows: readonly Row[], workloads: readonly Workload[
       }
       const cells = figs.map((f) => {
         const v = r.values[f.key];
-        return `${v === undefined ? (r.errors?.[f.key] ? 'failed' : 'n/a') : fmtNum(v)} | ${fmtRatio(ratioOf(v, ref?.values[f.key]))}`;
+        const missing = r.errors?.[f.key]?.startsWith('skipped') ? 'skipped' : r.errors?.[f.key] ? 'failed' : 'n/a';
+        return `${v === undefined ? missing : fmtNum(v)} | ${fmtRatio(ratioOf(v, ref?.values[f.key]))}`;
       });
       out.push(`| ${r.name} | ${cells.join(' | ')} |`);
     }

@@ -65,13 +65,8 @@ async function trainStep(opt, loss, before = () => {}) {
 
 // ------------------------------------------------------------------ kernels
 
-const contiguous = (shape) => {
-  const st = new Array(shape.length);
-  let acc = 1;
-  for (let i = shape.length - 1; i >= 0; i--) { st[i] = acc; acc *= shape[i]; }
-  return st;
-};
-const view = (storage, shape) => ({ storage, shape, strides: contiguous(shape), offset: 0 });
+/** A contiguous view of backend storage (the Backend contract's operand). */
+const view = (storage, shape) => ({ storage, shape, strides: shape.map((_, i) => shape.slice(i + 1).reduce((a, b) => a * b, 1)), offset: 0 });
 function randomF32(n, seed) {
   const g = new Generator(seed);
   return Float32Array.from({ length: n }, () => g.normal());
