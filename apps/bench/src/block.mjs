@@ -6,11 +6,7 @@
 import { spawnSync } from 'node:child_process';
 import { writeFileSync, existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { AdamW, createCpuBackend, createWebGPUBackend, Generator, mseLoss, randn, scope, mean, add, mul } from '@moegraph/tensor-webgpu';
-import { Linear, SwiGLU } from '@moegraph/llm';
-import { MixLoRAFFN, linearRouter } from '@moegraph/lora';
-import { graphRouter } from '@moegraph/graph-router';
-import { LowRankGRU, RecurrentFFN, gruHiddenSize } from '@moegraph/recurrent-router';
+import { BLOCK, ROUTERS, blockStepMs, createBackend } from './workloads.mjs';
 
 const args = process.argv.slice(2);
 const opt = (n, d) => (args.includes(n) ? args[args.indexOf(n) + 1] : d);
@@ -18,56 +14,7 @@ const backends = opt('--backends', 'cpu,webgpu').split(',');
 const steps = Number(opt('--steps', 5));
 const T = Number(opt('--tokens', 1024));
 const jsonOut = opt('--json', null);
-const D = 256, FF = 1024, N = 8, R = 4, K = 2;
-
-function block(backend, kind) {
-  const g = new Generator(0);
-  const w = (i, o, name) => randn([i, o], { backend, generator: g, std: 0.02, name });
-  const base = new SwiGLU(new Linear('gate', w(D, FF)), new Linear('up', w(D, FF)), new Linear('down', w(FF, D)));
-  const ctx = { layer: 0, path: 'block', inFeatures: D, numExperts: N, topK: K, backend, generator: g };
-  const router = kind === 'gcn' ? graphRouter({ hidden: 256 })(ctx) : linearRouter(ctx);
-  const moe = new MixLoRAFFN('block', base, router, { numExperts: N, r: R, alpha: 2 * R, dropout: 0, targets: ['gate', 'up', 'down'], generator: g });
-  let ffn = moe;
-  let params = moe.parameters();
-  if (kind === 'gru') {
-    const gru = new LowRankGRU({ dim: D, hiddenSize: gruHiddenSize(D, 0.1), backend, generator: g });
-    ffn = new RecurrentFFN('block', moe, gru, { rounds: 3 });
-    params = [...params, ...gru.parameters()];
-  }
-  return { ffn, moe, params, frozen: [base.gate.weight, base.up.weight, base.down.weight] };
-}
-
-async function timeStep(backend, kind) {
-  const { ffn, moe, params, frozen } = block(backend, kind);
-  const x = randn([T, D], { backend, seed: 1 });
-  const target = randn([T, D], { backend, seed: 2 });
-  const opt = new AdamW(params, { lr: 1e-4 });
-  const times = [];
-  for (let i = 0; i < steps + 2; i++) {
-    const t0 = performance.now();
-    const l = scope(() => {
-      moe.clearRoutes();
-      opt.zeroGrad();
-      const y = ffn.forward(x);
-      const probs = moe.routes.map((r) => mean(r.probs));
-      const loss = add(mseLoss(y, target), mul(probs.reduce((a, b) => add(a, b)), 0.01));
-      loss.backward();
-      opt.step();
-      return loss.detach();
-    });
-    await l.item(); // the step's GPU work is finished when its loss is read
-    l.dispose();
-    if (i >= 2) times.push(performance.now() - t0);
-  }
-  moe.clearRoutes();
-  opt.dispose();
-  for (const t of [x, target, ...params, ...frozen]) {
-    t.grad?.dispose();
-    t.dispose();
-  }
-  times.sort((a, b) => a - b);
-  return times[Math.floor(times.length / 2)];
-}
+const { D, FF, N, R, K } = BLOCK;
 
 function peer() {
   const script = fileURLToPath(new URL('../peers/moe_block.py', import.meta.url));
@@ -81,10 +28,10 @@ function peer() {
 
 const results = {};
 for (const b of backends) {
-  const backend = b === 'cpu' ? createCpuBackend() : await createWebGPUBackend();
+  const backend = await createBackend(b);
   results[b] = {};
-  for (const kind of ['linear', 'gcn', 'gru']) {
-    results[b][kind] = await timeStep(backend, kind);
+  for (const kind of ROUTERS) {
+    results[b][kind] = await blockStepMs(backend, kind, { tokens: T, steps });
     console.error(`block: ${b} ${kind} ${results[b][kind].toFixed(1)} ms/step`);
   }
   if (b !== 'cpu') backend.destroy();
@@ -98,8 +45,8 @@ for (const [b, r] of Object.entries(results)) {
   console.log(`| ${b} | ${r.linear.toFixed(1)} | ${r.gcn.toFixed(1)} | ${r.gru.toFixed(1)} | ${(r.gcn / r.linear).toFixed(2)}x | ${(r.gru / r.linear).toFixed(2)}x |`);
 }
 if (torch?.error) console.log(`\npytorch peer: n/a (${torch.error})`);
-else if (torch) console.log(`\npytorch peer: matmul ${torch.matmul_gflops.toFixed(1)} GFLOP/s at 512^3 (under 10 means the generic BLAS: apt-get install libopenblas0-pthread)`);
 else if (torch) {
+  console.log(`\npytorch peer: matmul ${torch.matmul_gflops.toFixed(1)} GFLOP/s at 512^3 (under 10 means the generic BLAS: apt-get install libopenblas0-pthread)`);
   console.log('\n| ours / pytorch | linear | GCN | GRU |\n|---|---|---|---|');
   for (const b of backends) {
     const r = results[b];

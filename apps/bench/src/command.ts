@@ -1,7 +1,7 @@
 /**
  * moegraph-bench: the papers' accuracy/stability table, the GMoE ablation, hyper-parameter sweeps,
- * the CI gate and the MoE block micro-benchmark.
- *   node apps/bench/dist/cli.js <table|ablation|sweep|ci|block> [options]   (--help for all)
+ * the CI gate, the MoE block micro-benchmark and the speed comparison with peers.
+ *   node apps/bench/dist/cli.js <table|ablation|sweep|ci|block|perf> [options]   (--help for all)
  */
 import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
@@ -15,9 +15,10 @@ import { formatDuration, loadResults, runPlan, writeFileAtomic, type StoredResul
 import { writeReports } from './report/write.js';
 import { toEntry } from './report/summary.js';
 import { checkGate, formatGate, makeBaseline, measure, type Baseline, type Tolerance } from './ci/gate.js';
+import { runPerf } from './perf-run.js';
 import { timeReferenceKernel, type ReferenceOptions, type ReferenceTiming } from './ci/refkernel.js';
 
-export const COMMANDS = [...SUITES, 'block'] as const;
+export const COMMANDS = [...SUITES, 'block', 'perf'] as const;
 export type Command = (typeof COMMANDS)[number];
 
 export const USAGE = `Usage: node apps/bench/dist/cli.js <command> [options]
@@ -30,6 +31,9 @@ Commands
              five random graphs; GraphMoE rounds T {1..5}, GRU hidden scale (pick with --axes)
   ci         the CI slice, compared with a committed baseline (exit 1 on a regression)
   block      the MoE block training-step benchmark (src/block.mjs; remaining args passed on)
+  perf       our cpu/webgpu backends beside PyTorch, OpenBLAS and tfjs-wasm in one run: matmul,
+             dispatch overhead, MoE block step, stories260K and llama-512x8 training tokens/s,
+             ratios to PyTorch and the issue's targets (perf --help for its options)
 
 Options
   --profile NAME        quick | ci | full (profiles.json; default: quick, ci for the ci command)
@@ -87,7 +91,7 @@ export interface CliOptions {
   accuracyTolerance?: number;
   throughputRatio?: number;
   help: boolean;
-  /** Arguments after the command for `block`. */
+  /** Arguments after the command for `block` and `perf`. */
   rest: string[];
 }
 
@@ -127,7 +131,7 @@ export function parseCli(argv: string[]): CliOptions {
   }
   if (!(COMMANDS as readonly string[]).includes(first)) throw new CliError(`unknown command '${first}' (expected ${COMMANDS.join(', ')})`);
   const command = first as Command;
-  if (command === 'block') {
+  if (command === 'block' || command === 'perf') {
     return { command, profile: '', force: false, failFast: false, dryRun: false, reportOnly: false, updateBaseline: false, help: after.includes('--help') || after.includes('-h'), rest: after };
   }
   let values: Record<string, string | boolean | undefined>;
@@ -228,6 +232,7 @@ export async function runCli(argv: string[], deps: CliDeps = {}): Promise<number
     }
     throw e;
   }
+  if (o.command === 'perf') return runPerf(o.rest, { log, error, env: deps.env });
   if (o.command === 'block') {
     const r = spawnSync(process.execPath, [path.join(APP_DIR, 'src/block.mjs'), ...o.rest], { stdio: 'inherit' });
     return r.status ?? 1;

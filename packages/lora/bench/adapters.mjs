@@ -5,7 +5,7 @@
 //   --json FILE        also write the results as JSON
 import { writeFileSync } from 'node:fs';
 import { AdamW, createCpuBackend, createWebGPUBackend, crossEntropy, Generator, noGrad, scope, tensor } from '@moegraph/tensor-webgpu';
-import { loadGGUF, modelFromTensors, hfName } from '@moegraph/llm';
+import { loadGGUF, randomLlama, LLAMA_512X8 } from '@moegraph/llm';
 import { stories260KPath } from '@moegraph/llm/node';
 import { attachLoRA, attachMoE } from '@moegraph/lora';
 
@@ -26,24 +26,8 @@ const METHODS = {
   mola: (m) => attachMoE(m, { method: 'mola', numExperts: 8, topK: 2, r: 8, alpha: 16 }),
 };
 
-async function randomLlama(backend) {
-  const cfg = { arch: 'llama', vocabSize: 4096, dim: 512, nLayers: 8, nHeads: 8, nKvHeads: 8, headDim: 64, ffnDim: 1408, normEps: 1e-5,
-    ropeTheta: 10000, ropeLayout: 'half', tiedEmbeddings: false, qkvBias: false, maxSeqLen: 1024, bos: 1, eos: 2 };
-  const g = new Generator(0);
-  const m = new Map();
-  const put = (role, shape, std, mean = 0) => m.set(hfName(role), { shape, data: Float32Array.from({ length: shape.reduce((a, b) => a * b, 1) }, () => mean + std * g.normal()) });
-  put('embed', [cfg.vocabSize, cfg.dim], 0.02);
-  put('norm', [cfg.dim], 0, 1);
-  put('output', [cfg.vocabSize, cfg.dim], 0.02);
-  for (let i = 0; i < cfg.nLayers; i++) {
-    put(`${i}.attnNorm`, [cfg.dim], 0, 1);
-    put(`${i}.ffnNorm`, [cfg.dim], 0, 1);
-    for (const r of ['q', 'k', 'v', 'o']) put(`${i}.${r}`, [cfg.dim, cfg.dim], 0.02);
-    put(`${i}.gate`, [cfg.ffnDim, cfg.dim], 0.02);
-    put(`${i}.up`, [cfg.ffnDim, cfg.dim], 0.02);
-    put(`${i}.down`, [cfg.dim, cfg.ffnDim], 0.02);
-  }
-  return { model: await modelFromTensors(cfg, m, { backend }), name: 'llama-512x8 (random)' };
+async function randomLlama512(backend) {
+  return { model: await randomLlama(LLAMA_512X8, { backend }), name: 'llama-512x8 (random)' };
 }
 
 async function time(fn, reps) {
@@ -57,7 +41,7 @@ const rows = [];
 for (const bname of backends) {
   const backend = bname === 'cpu' ? createCpuBackend() : await createWebGPUBackend();
   const makers = [async () => ({ ...(await loadGGUF(stories260KPath(), { backend })), name: 'stories260K' })];
-  if (!quick) makers.push(() => randomLlama(backend));
+  if (!quick) makers.push(() => randomLlama512(backend));
   for (const make of makers) {
     const { model, name } = await make();
     const B = 4;
