@@ -2,11 +2,12 @@
 // SwiGLU FFN 1024, 8 LoRA experts r 4 on gate/up/down, top-2, AdamW on LoRA + router, with the
 // linear, GCN (GMoE) and 3-round GRU (GraphMoE) routers, per backend; the GCN/linear and
 // GRU/linear ratios; and the PyTorch peer (peers/moe_block.py, Debian's python3-torch) in the same run.
-//   node apps/bench/src/block.mjs [--backends cpu,webgpu] [--steps 5] [--tokens 1024] [--no-peer] [--json out.json]
+//   node apps/bench/src/block.mjs [--backends cpu,webgpu] [--steps 5] [--tokens 1024] [--no-peer] [--json out.json] [--capture]
+// --capture also times each step replayed by captureStep (recorded once, no op-layer work per step).
 import { spawnSync } from 'node:child_process';
 import { writeFileSync, existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { AdamW, createCpuBackend, createWebGPUBackend, Generator, mseLoss, randn, scope, mean, add, mul } from '@moegraph/tensor-webgpu';
+import { AdamW, captureStep, createCpuBackend, createWebGPUBackend, Generator, mseLoss, randn, scope, mean, add, mul } from '@moegraph/tensor-webgpu';
 import { Linear, SwiGLU } from '@moegraph/llm';
 import { MixLoRAFFN, linearRouter } from '@moegraph/lora';
 import { graphRouter } from '@moegraph/graph-router';
@@ -18,6 +19,7 @@ const backends = opt('--backends', 'cpu,webgpu').split(',');
 const steps = Number(opt('--steps', 5));
 const T = Number(opt('--tokens', 1024));
 const jsonOut = opt('--json', null);
+const withCapture = args.includes('--capture');
 const D = 256, FF = 1024, N = 8, R = 4, K = 2;
 
 function block(backend, kind) {
@@ -37,28 +39,31 @@ function block(backend, kind) {
   return { ffn, moe, params, frozen: [base.gate.weight, base.up.weight, base.down.weight] };
 }
 
-async function timeStep(backend, kind) {
+async function timeStep(backend, kind, captured = false) {
   const { ffn, moe, params, frozen } = block(backend, kind);
   const x = randn([T, D], { backend, seed: 1 });
   const target = randn([T, D], { backend, seed: 2 });
   const opt = new AdamW(params, { lr: 1e-4 });
+  const body = () => {
+    moe.clearRoutes();
+    opt.zeroGrad();
+    const y = ffn.forward(x);
+    const probs = moe.routes.map((r) => mean(r.probs));
+    const loss = add(mseLoss(y, target), mul(probs.reduce((a, b) => add(a, b)), 0.01));
+    loss.backward();
+    opt.step();
+    return loss;
+  };
+  const step = captured ? captureStep(body, { backend }) : null;
   const times = [];
   for (let i = 0; i < steps + 2; i++) {
     const t0 = performance.now();
-    const l = scope(() => {
-      moe.clearRoutes();
-      opt.zeroGrad();
-      const y = ffn.forward(x);
-      const probs = moe.routes.map((r) => mean(r.probs));
-      const loss = add(mseLoss(y, target), mul(probs.reduce((a, b) => add(a, b)), 0.01));
-      loss.backward();
-      opt.step();
-      return loss.detach();
-    });
+    const l = step ? step.run() : scope(body);
     await l.item(); // the step's GPU work is finished when its loss is read
-    l.dispose();
+    if (!step) l.dispose();
     if (i >= 2) times.push(performance.now() - t0);
   }
+  step?.dispose();
   moe.clearRoutes();
   opt.dispose();
   for (const t of [x, target, ...params, ...frozen]) {
@@ -86,6 +91,11 @@ for (const b of backends) {
   for (const kind of ['linear', 'gcn', 'gru']) {
     results[b][kind] = await timeStep(backend, kind);
     console.error(`block: ${b} ${kind} ${results[b][kind].toFixed(1)} ms/step`);
+    if (withCapture && b !== 'cpu') {
+      const ms = await timeStep(backend, kind, true);
+      (results[`${b} captured`] ??= {})[kind] = ms;
+      console.error(`block: ${b} ${kind} captured ${ms.toFixed(1)} ms/step (eager/captured ${(results[b][kind] / ms).toFixed(2)}x)`);
+    }
   }
   if (b !== 'cpu') backend.destroy();
 }
