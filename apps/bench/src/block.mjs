@@ -39,7 +39,8 @@ function block(backend, kind) {
   return { ffn, moe, params, frozen: [base.gate.weight, base.up.weight, base.down.weight] };
 }
 
-async function timeStep(backend, kind, captured = false) {
+/** One block with its data and optimizer; `once()` runs a step and reads its loss. */
+function trainer(backend, kind, captured) {
   const { ffn, moe, params, frozen } = block(backend, kind);
   const x = randn([T, D], { backend, seed: 1 });
   const target = randn([T, D], { backend, seed: 2 });
@@ -55,23 +56,44 @@ async function timeStep(backend, kind, captured = false) {
     return loss;
   };
   const step = captured ? captureStep(body, { backend }) : null;
-  const times = [];
+  return {
+    async once() {
+      const t0 = performance.now();
+      const l = step ? step.run() : scope(body);
+      const host = performance.now() - t0;
+      await l.item(); // the step's GPU work is finished when its loss is read
+      if (!step) l.dispose();
+      return { total: performance.now() - t0, host };
+    },
+    free() {
+      step?.dispose();
+      moe.clearRoutes();
+      opt.dispose();
+      for (const t of [x, target, ...params, ...frozen]) {
+        t.grad?.dispose();
+        t.dispose();
+      }
+    },
+  };
+}
+
+/**
+ * Median ms/step, eager (and, with --capture, replayed by captureStep: its steps alternate with the
+ * eager ones so that both see the same machine load), plus the JavaScript time issuing each step.
+ */
+async function timeStep(backend, kind) {
+  const modes = withCapture && backend.name !== 'cpu' ? [false, true] : [false];
+  const ts = modes.map((c) => trainer(backend, kind, c));
+  const runs = ts.map(() => []);
   for (let i = 0; i < steps + 2; i++) {
-    const t0 = performance.now();
-    const l = step ? step.run() : scope(body);
-    await l.item(); // the step's GPU work is finished when its loss is read
-    if (!step) l.dispose();
-    if (i >= 2) times.push(performance.now() - t0);
+    for (let k = 0; k < ts.length; k++) {
+      const r = await ts[k].once();
+      if (i >= 2) runs[k].push(r);
+    }
   }
-  step?.dispose();
-  moe.clearRoutes();
-  opt.dispose();
-  for (const t of [x, target, ...params, ...frozen]) {
-    t.grad?.dispose();
-    t.dispose();
-  }
-  times.sort((a, b) => a - b);
-  return times[Math.floor(times.length / 2)];
+  ts.forEach((t) => t.free());
+  const median = (a) => a.sort((x, y) => x - y)[Math.floor(a.length / 2)];
+  return runs.map((rs) => ({ total: median(rs.map((r) => r.total)), host: median(rs.map((r) => r.host)) }));
 }
 
 function peer() {
@@ -89,12 +111,13 @@ for (const b of backends) {
   const backend = b === 'cpu' ? createCpuBackend() : await createWebGPUBackend();
   results[b] = {};
   for (const kind of ['linear', 'gcn', 'gru']) {
-    results[b][kind] = await timeStep(backend, kind);
-    console.error(`block: ${b} ${kind} ${results[b][kind].toFixed(1)} ms/step`);
-    if (withCapture && b !== 'cpu') {
-      const ms = await timeStep(backend, kind, true);
-      (results[`${b} captured`] ??= {})[kind] = ms;
-      console.error(`block: ${b} ${kind} captured ${ms.toFixed(1)} ms/step (eager/captured ${(results[b][kind] / ms).toFixed(2)}x)`);
+    const [eager, captured] = await timeStep(backend, kind);
+    results[b][kind] = eager.total;
+    console.error(`block: ${b} ${kind} ${eager.total.toFixed(1)} ms/step (JavaScript issuing it ${eager.host.toFixed(1)} ms)`);
+    if (captured) {
+      (results[`${b} captured`] ??= {})[kind] = captured.total;
+      console.error(`block: ${b} ${kind} captured ${captured.total.toFixed(1)} ms/step (JavaScript ${captured.host.toFixed(1)} ms); ` +
+        `eager/captured ${(eager.total / captured.total).toFixed(2)}x, JavaScript ${(eager.host / captured.host).toFixed(2)}x`);
     }
   }
   if (b !== 'cpu') backend.destroy();

@@ -30,7 +30,8 @@ export class CapturedStep<T> {
   private rec: BackendCapture | null = null;
   private out: T | undefined;
   private owned: Tensor[] = [];
-  private runs = 0;
+  /** Set once the first run succeeded: a refused or failed first run is retried (and refused) again. */
+  private recorded = false;
   private disposed = false;
 
   constructor(
@@ -54,7 +55,7 @@ export class CapturedStep<T> {
       this.rec.replay();
       return this.out as T;
     }
-    if (this.runs++ === 0) return this.record();
+    if (!this.recorded) return this.record();
     this.release();
     return this.adopt(scope(this.fn));
   }
@@ -98,6 +99,7 @@ export class CapturedStep<T> {
     }
     rec?.end();
     this.rec = rec;
+    this.recorded = true;
     return out;
   }
 
