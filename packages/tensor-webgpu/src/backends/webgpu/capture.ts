@@ -147,6 +147,8 @@ export class Recorder implements BackendCapture {
     if (this.state !== 'recording') throw new Error(`captureStep: end() on a ${this.state} recording`);
     this.caps.detach(this);
     this.caps.hold(this.buffers);
+    // Replays leave their last batch open like eager steps do: a readback or the next run submits it.
+    if (this.cmds[this.cmds.length - 1]?.op === 'submit') this.cmds.pop();
     this.state = 'ready';
   }
 
@@ -180,6 +182,8 @@ export class Recorder implements BackendCapture {
     if (this.state === 'disposed') return;
     const counted = this.state === 'ready';
     this.caps.detach(this);
+    // the last replay's batch may still be open: submit it before its buffers can be reused
+    if (counted && !this.rt.isDestroyed) this.rt.flush();
     this.state = 'disposed';
     this.caps.unhold(this.buffers, counted, this.rt.isDestroyed);
     this.cmds.length = 0;
