@@ -39,7 +39,8 @@ function model() {
   return { body, x, y, free: () => { opt.dispose(); for (const t of [...ws, ...bs, x, y]) t.dispose(); } };
 }
 
-async function time(captured) {
+/** A model stepped eagerly or by captureStep; `once(n)` times n steps back to back. */
+function trainer(captured) {
   const m = model();
   const g = new Generator(2);
   const xs = Float32Array.from({ length: rows * dim }, () => g.normal());
@@ -61,17 +62,17 @@ async function time(captured) {
     if (!step) last.dispose();
     return { total: (performance.now() - t0) / n, host: host / n };
   };
-  await once(3); // warm-up: pipelines compile, the capture records
-  const rs = [];
-  for (let r = 0; r < repeats; r++) rs.push(await once(steps));
-  const med = (k) => rs.map((x) => x[k]).sort((a, b) => a - b)[Math.floor(rs.length / 2)];
-  step?.dispose();
-  m.free();
-  return { total: med('total'), host: med('host') };
+  return { once, free: () => { step?.dispose(); m.free(); } };
 }
 
-const eager = await time(false);
-const replay = await time(true);
+// Eager and replayed repeats alternate so that both see the same machine load.
+const ts = [trainer(false), trainer(true)];
+for (const t of ts) await t.once(3); // warm-up: pipelines compile, the capture records
+const rs = [[], []];
+for (let r = 0; r < repeats; r++) for (let k = 0; k < 2; k++) rs[k].push(await ts[k].once(steps));
+ts.forEach((t) => t.free());
+const med = (a, k) => a.map((x) => x[k]).sort((x, y) => x - y)[Math.floor(a.length / 2)];
+const [eager, replay] = rs.map((a) => ({ total: med(a, 'total'), host: med(a, 'host') }));
 console.log(`captureStep on ${kind}: MLP ${layers} x [${dim}, ${dim}], ${rows} rows, AdamW; median of ${repeats} x ${steps} steps`);
 console.log('| | ms/step | host ms/step |\n|---|---|---|');
 console.log(`| eager | ${eager.total.toFixed(2)} | ${eager.host.toFixed(2)} |`);
