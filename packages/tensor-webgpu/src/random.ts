@@ -20,12 +20,12 @@ export function dropoutKeep(i: number, seedHash: number, threshold: number): boo
   return hash32((i ^ seedHash) >>> 0) >>> 8 >= threshold;
 }
 
-const HOST_DRAW = 'a host random draw (Generator: dropout > 0 with a generator, randn, shuffling) inside the captured step; ' +
-  'a replay would repeat the captured draw every step. Draw outside the step, or use dropout 0 or a fixed seed';
-
 export function dropoutThreshold(p: number): number {
   return Math.floor(p * 2 ** 24);
 }
+
+const HOST_DRAW = 'a host random draw (Generator: dropout > 0 with a generator, randn, shuffling) inside the captured step; ' +
+  'a replay would repeat the captured draw every step. Draw outside the step, or use dropout 0 or a fixed seed';
 
 /** A seeded generator (splitmix32 stream) for host-side draws. */
 export class Generator {
