@@ -2,7 +2,8 @@
 // SwiGLU FFN 1024, 8 LoRA experts r 4 on gate/up/down, top-2, AdamW on LoRA + router, with the
 // linear, GCN (GMoE) and 3-round GRU (GraphMoE) routers, per backend; the GCN/linear and
 // GRU/linear ratios; and the PyTorch peer (peers/moe_block.py, Debian's python3-torch) in the same run.
-//   node apps/bench/src/block.mjs [--backends cpu,webgpu] [--steps 5] [--tokens 1024] [--no-peer] [--json out.json]
+// --capture adds rows with the step recorded once by captureStep and replayed (backends with capture only).
+//   node apps/bench/src/block.mjs [--backends cpu,webgpu] [--steps 5] [--tokens 1024] [--capture] [--no-peer] [--json out.json]
 import { spawnSync } from 'node:child_process';
 import { writeFileSync, existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
@@ -14,6 +15,7 @@ const backends = opt('--backends', 'cpu,webgpu').split(',');
 const steps = Number(opt('--steps', 5));
 const T = Number(opt('--tokens', 1024));
 const jsonOut = opt('--json', null);
+const withCapture = args.includes('--capture');
 const { D, FF, N, R, K } = BLOCK;
 
 function peer() {
@@ -34,6 +36,13 @@ for (const b of backends) {
     results[b][kind] = await blockStepMs(backend, kind, { tokens: T, steps });
     console.error(`block: ${b} ${kind} ${results[b][kind].toFixed(1)} ms/step`);
   }
+  if (withCapture && backend.capture) {
+    const row = (results[`${b} captured`] = {});
+    for (const kind of ROUTERS) {
+      row[kind] = await blockStepMs(backend, kind, { tokens: T, steps, capture: true });
+      console.error(`block: ${b} ${kind} captured ${row[kind].toFixed(1)} ms/step`);
+    }
+  }
   if (b !== 'cpu') backend.destroy();
 }
 const torch = peer();
@@ -48,8 +57,8 @@ if (torch?.error) console.log(`\npytorch peer: n/a (${torch.error})`);
 else if (torch) {
   console.log(`\npytorch peer: matmul ${torch.matmul_gflops.toFixed(1)} GFLOP/s at 512^3 (under 10 means the generic BLAS: apt-get install libopenblas0-pthread)`);
   console.log('\n| ours / pytorch | linear | GCN | GRU |\n|---|---|---|---|');
-  for (const b of backends) {
-    const r = results[b];
+  for (const [b, r] of Object.entries(results)) {
+    if (b.startsWith('pytorch')) continue;
     console.log(`| ${b} | ${(r.linear / torch.linear).toFixed(2)}x | ${(r.gcn / torch.gcn).toFixed(2)}x | ${(r.gru / torch.gru).toFixed(2)}x |`);
   }
 }

@@ -5,7 +5,7 @@
 //   blockStepMs     the MoE FFN block training step (ENGINEERING.md's configuration), median ms
 //   trainTokensPerSec  LM training tokens/s of stories260K or llama-512x8 with a trainer method
 // Every timed region ends when the backend's work has finished (sync or a read).
-import { AdamW, createCpuBackend, createWebGPUBackend, crossEntropy, Generator, mseLoss, randn, scope, mean, add, mul, tensor } from '@moegraph/tensor-webgpu';
+import { AdamW, captureStep, createCpuBackend, createWebGPUBackend, crossEntropy, Generator, mseLoss, randn, scope, mean, add, mul, tensor } from '@moegraph/tensor-webgpu';
 import { Linear, SwiGLU, loadGGUF, randomLlama, LLAMA_512X8 } from '@moegraph/llm';
 import { stories260KPath } from '@moegraph/llm/node';
 import { MixLoRAFFN, linearRouter } from '@moegraph/lora';
@@ -130,8 +130,9 @@ function block(backend, kind) {
 /**
  * Median ms of the block's training step (`kind`: linear | gcn | gru router) over `steps` steps
  * after 2 warm-up steps: MSE to a random target + 0.01 x mean router probability, AdamW on LoRA + router.
+ * With `capture`, the step is recorded once by captureStep and replayed (eager on backends without capture).
  */
-export async function blockStepMs(backend, kind, { tokens = 1024, steps = 5 } = {}) {
+export async function blockStepMs(backend, kind, { tokens = 1024, steps = 5, capture = false } = {}) {
   const { ffn, moe, params, frozen } = block(backend, kind);
   const x = randn([tokens, BLOCK.D], { backend, seed: 1 });
   const target = randn([tokens, BLOCK.D], { backend, seed: 2 });
@@ -141,7 +142,20 @@ export async function blockStepMs(backend, kind, { tokens = 1024, steps = 5 } = 
     const probs = moe.routes.map((r) => mean(r.probs));
     return add(mseLoss(y, target), mul(probs.reduce((a, b) => add(a, b)), 0.01));
   };
-  const ms = await medianMs(() => trainStep(opt, loss, () => moe.clearRoutes()), steps, 2);
+  const before = () => moe.clearRoutes();
+  let step = null;
+  if (capture) {
+    step = captureStep(() => {
+      before();
+      opt.zeroGrad();
+      const v = loss();
+      v.backward();
+      opt.step();
+      return v;
+    }, { backend });
+  }
+  const ms = await medianMs(step ? () => step.run().item() : () => trainStep(opt, loss, before), steps, 2);
+  step?.dispose();
   moe.clearRoutes();
   opt.dispose();
   freeAll([x, target, ...params, ...frozen]);

@@ -7,6 +7,7 @@ import { fmtShape, shapesEqual } from './shape.js';
 import type { Node, Tensor } from './tensor.js';
 import * as ops from './ops/index.js';
 import { scope } from './scope.js';
+import { capture, captureFail } from './capture/state.js';
 
 function topoSort(root: Tensor): Tensor[] {
   const order: Tensor[] = [];
@@ -42,6 +43,10 @@ function accumulateLeaf(leaf: Tensor, g: Tensor): void {
     if (!dst.isContiguous) throw new Error('backward: leaf .grad must be contiguous');
     leaf.backend.accumulate(dst.buffer('backward').storage, dst.offset, g.view('backward'), 'add');
     return;
+  }
+  if (capture.session) {
+    captureFail(`backward created the .grad of leaf${leaf.name ? ` '${leaf.name}'` : ''} ${fmtShape(leaf.shape)}: later eager steps would add into it, ` +
+      'a replay would overwrite it. Create the optimizer (it allocates every gradient) or run one step before capturing');
   }
   // A private contiguous copy: the same gradient tensor may flow to several leaves.
   const own = ops.contiguous(g, true);

@@ -16,6 +16,7 @@
  */
 import type { DType, TypedArray } from './dtype.js';
 import type { Shape } from './shape.js';
+import type { BackendCapture } from './capture/state.js';
 
 export interface Storage {
   readonly backend: Backend;
@@ -140,6 +141,8 @@ export interface Backend {
   stats(): BackendStats;
   /** Free every pooled resource and the device; the backend is unusable afterwards. */
   destroy(): void;
+  /** Start recording a step for replay (capture/step.ts); backends without it run captured steps eagerly. */
+  capture?(): BackendCapture;
 
   // ---- strided kernels ----
   /** Contiguous copy of a view, cast to `dtype` (float to i32 truncates toward zero). */

@@ -64,6 +64,9 @@ export function untrack(t: Tensor): void {
 
 /** Constants (scalars used by ops) are cached per backend, value and dtype, so a step uploads none. */
 const constants = new WeakMap<Backend, Map<string, Storage>>();
+const constantSet = new WeakSet<Storage>();
+/** Whether `s` came from the constant cache (captures may keep using one the cache dropped: its value never changes). */
+export const isConstantStorage = (s: Storage): boolean => constantSet.has(s);
 export function constantStorage(b: Backend, value: number, dtype: DType): Storage {
   let m = constants.get(b);
   if (!m) constants.set(b, (m = new Map()));
@@ -76,6 +79,7 @@ export function constantStorage(b: Backend, value: number, dtype: DType): Storag
       m.clear();
     }
     s = b.fill(1, dtype, value);
+    constantSet.add(s);
     m.set(key, s);
   }
   return s;

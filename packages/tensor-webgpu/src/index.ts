@@ -22,4 +22,5 @@ export * from './ops/index.js';
 export { Optimizer, type OptimizerOptions } from './optim/optimizer.js';
 export { AdamW, type AdamWOptions, type AdamWState } from './optim/adamw.js';
 export { SGD, type SGDOptions } from './optim/sgd.js';
-export { toBackend, readAll } from './transfer.js';
+export { toBackend, readAll, assign } from './transfer.js';
+export { captureStep, CapturedStep, type CaptureOptions } from './capture/step.js';

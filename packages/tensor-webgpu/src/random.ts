@@ -3,6 +3,7 @@
  * generator; device-side draws (dropout) use `hash32`, implemented bit-identically in every
  * backend, so one seed gives the same mask on cpu and webgpu.
  */
+import { capture, captureFail } from './capture/state.js';
 
 /** lowbias32 (Chris Wellons): a fast, well-mixed 32-bit integer hash. */
 export function hash32(x: number): number {
@@ -23,6 +24,9 @@ export function dropoutThreshold(p: number): number {
   return Math.floor(p * 2 ** 24);
 }
 
+const HOST_DRAW = 'a host random draw (Generator: dropout > 0 with a generator, randn, shuffling) inside the captured step; ' +
+  'a replay would repeat the captured draw every step. Draw outside the step, or use dropout 0 or a fixed seed';
+
 /** A seeded generator (splitmix32 stream) for host-side draws. */
 export class Generator {
   private state: number;
@@ -40,6 +44,7 @@ export class Generator {
   }
   /** A uniform u32. */
   nextU32(): number {
+    if (capture.session) captureFail(HOST_DRAW);
     this.state = (this.state + 0x9e3779b9) >>> 0;
     let z = this.state;
     z = Math.imul(z ^ (z >>> 16), 0x21f0aaad) >>> 0;

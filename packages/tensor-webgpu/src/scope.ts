@@ -5,7 +5,7 @@
 import { engine, untrack } from './engine.js';
 import { Tensor } from './tensor.js';
 
-function collect(v: unknown, out: Set<Tensor>, depth = 0): void {
+export function collect(v: unknown, out: Set<Tensor>, depth = 0): void {
   if (v instanceof Tensor) out.add(v);
   else if (depth < 4 && Array.isArray(v)) for (const x of v) collect(x, out, depth + 1);
   else if (depth < 4 && v && typeof v === 'object' && Object.getPrototypeOf(v) === Object.prototype) {

@@ -8,6 +8,8 @@ import { engine, track, untrack } from './engine.js';
 import { contiguousStrides, fmtShape, isContiguous, numel, type Shape } from './shape.js';
 import * as ops from './ops/index.js';
 import { backward as runBackward } from './autograd.js';
+import { assign } from './transfer.js';
+import { capture, captureFail } from './capture/state.js';
 
 /** A storage shared by every view of it; released when the last view is disposed. */
 export class Buffer {
@@ -117,6 +119,7 @@ export class Tensor {
 
   /** Read the values (row-major) back to the host. */
   async data(): Promise<TypedArray> {
+    if (capture.session) captureFail(`tensor.data() of ${fmtShape(this.shape)} inside the captured step: a replay cannot hand data to the host mid-step; read outputs after run()`);
     const [d] = await this.backend.read([this.view('data')]);
     return d!;
   }
@@ -137,6 +140,11 @@ export class Tensor {
   /** Backpropagate from this tensor (a scalar unless `grad` is given); accumulates into leaves' .grad. */
   backward(grad?: Tensor): void {
     runBackward(this, grad);
+  }
+  /** Overwrite the values in place from host data (see transfer.ts assign). */
+  assign(data: TypedArray | ArrayLike<number>): this {
+    assign(this, data);
+    return this;
   }
   /** The same values, cut from the graph. */
   detach(): Tensor {

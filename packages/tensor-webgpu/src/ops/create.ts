@@ -5,6 +5,7 @@ import { getBackend } from '../engine.js';
 import { Generator } from '../random.js';
 import { fmtShape, numel, type Shape } from '../shape.js';
 import { Tensor } from '../tensor.js';
+import { captureUpload } from '../capture/state.js';
 
 export interface CreateOptions {
   dtype?: DType;
@@ -41,6 +42,7 @@ export function tensor(data: TypedArray | Nested, shape?: Shape, opts: CreateOpt
   }
   const dtype = opts.dtype ?? (data instanceof Int32Array ? 'i32' : 'f32');
   const b = opts.backend ?? getBackend();
+  captureUpload(`tensor(${fmtShape(sh)})`);
   return finish(Tensor.fromStorage(b.upload(flat, dtype), sh, dtype), opts);
 }
 

@@ -9,6 +9,7 @@ import { add, div, minimum, sqrt, square } from '../ops/elementwise.js';
 import { sum } from '../ops/reduce.js';
 import { scalarView } from '../ops/core.js';
 import { keep, scope } from '../scope.js';
+import { replayLive } from '../capture/state.js';
 import { fmtShape } from '../shape.js';
 import { Buffer, Tensor } from '../tensor.js';
 
@@ -28,6 +29,8 @@ export abstract class Optimizer {
   stepCount = 0;
   /** Global gradient norm before clipping, from the last step (a device tensor; read it when needed). */
   lastGradNorm: Tensor | null = null;
+  /** The last clipping factor, kept (not freed after the update) so a captured step's replays can bind it. */
+  private lastScale: Tensor | null = null;
   protected readonly flatParams: Tensor;
   protected readonly flatGrads: Tensor;
 
@@ -73,8 +76,14 @@ export abstract class Optimizer {
     this.stepCount++;
     noGrad(() => {
       const scale = this.clipScale();
-      this.update(this.flatParams.buffer('step').storage, this.flatGrads.buffer('step').storage, scale ? scale.view().storage : null);
-      scale?.dispose();
+      const p = this.flatParams.buffer('step').storage;
+      const g = this.flatGrads.buffer('step').storage;
+      const s = scale ? scale.view().storage : null;
+      // Under captureStep the update's hyperparameters (step count, lr) are the replayed step's own.
+      replayLive(() => this.update(p, g, s), () => {
+        this.stepCount++;
+        this.update(p, g, s);
+      });
     });
   }
 
@@ -90,12 +99,14 @@ export abstract class Optimizer {
     });
     this.lastGradNorm?.dispose();
     this.lastGradNorm = keep(norm);
-    return keep(scale);
+    this.lastScale?.dispose();
+    return (this.lastScale = keep(scale));
   }
 
   /** Release the optimizer's own state (parameters and gradients stay usable). */
   dispose(): void {
     this.lastGradNorm?.dispose();
+    this.lastScale?.dispose();
     this.disposeState();
   }
   protected abstract disposeState(): void;

@@ -44,6 +44,16 @@ export class ParamArena {
     return this.w;
   }
 
+  /** The words of slot `slot` as written so far (a view: copy it to keep it). */
+  words(slot: number): Uint32Array {
+    return this.u32.subarray(slot * PARAM_WORDS, (slot + 1) * PARAM_WORDS);
+  }
+
+  /** Write a whole slot from recorded words (capture replay). */
+  setWords(slot: number, words: Uint32Array): void {
+    this.u32.set(words, slot * PARAM_WORDS);
+  }
+
   /** Upload the first `used` slots. */
   upload(queue: GPUQueue, used: number): void {
     queue.writeBuffer(this.buffer, 0, this.u32.buffer, 0, used * SLOT_BYTES);

@@ -24,6 +24,8 @@ import { reduce } from './launch/reduce.js';
 import * as rows from './launch/rows.js';
 import { WebGPURuntime, type WebGPUBackendOptions } from './runtime.js';
 import { fill, read, upload } from './storage.js';
+import { Recorder } from './capture.js';
+import type { BackendCapture } from '../../capture/state.js';
 
 export type { WebGPUBackendOptions };
 
@@ -48,6 +50,7 @@ export class WebGPUBackend implements Backend {
   sync(): Promise<void> { return this.rt.sync(); }
   stats(): BackendStats { return this.rt.stats(); }
   destroy(): void { this.rt.destroy(); }
+  capture(): BackendCapture { return new Recorder(this.rt, this.rt.captures); }
 
   // ------------------------------------------------------------------ strided kernels
   copy(x: View, dtype: DType): Storage { return ew.copy(this.rt, x, dtype); }

@@ -59,6 +59,16 @@ export class BufferPool {
     return this.device.createBuffer({ size, usage: STORAGE_USAGE });
   }
 
+  /** Take a free buffer out of the pool for good (a capture holds it); false when it is not free. */
+  claim(buf: GPUBuffer): boolean {
+    const list = this.free.get(buf.size);
+    const i = list ? list.indexOf(buf) : -1;
+    if (i < 0) return false;
+    list!.splice(i, 1);
+    this.pooledBytes -= buf.size;
+    return true;
+  }
+
   /** The buffer's last use has been submitted already: free it now. */
   releaseNow(buf: GPUBuffer): void {
     this.toFree(buf);

@@ -9,6 +9,7 @@ import type { Backend, BackendStats, Storage, View } from '../../backend.js';
 import { BYTES, type DType } from '../../dtype.js';
 import { numel } from '../../shape.js';
 import { ParamArena, SLOT_BYTES } from './arena.js';
+import { Captures } from './capture.js';
 import { BufferPool } from './pool.js';
 import { PipelineCache, type KernelDef } from './pipelines.js';
 import type { ParamWriter } from './strided.js';
@@ -61,6 +62,8 @@ export class WebGPURuntime {
   private readonly maxDispatches: number;
   private readonly maxBinding: number;
   private readonly arena: ParamArena;
+  /** Step capture (capture.ts): the recorder that hears about every command, and held buffers. */
+  readonly captures: Captures;
   private slot = 0;
   private encoder: GPUCommandEncoder | null = null;
   private pass: GPUComputePassEncoder | null = null;
@@ -87,6 +90,7 @@ export class WebGPURuntime {
     this.maxBinding = Math.floor(device.limits.maxStorageBufferBindingSize / 4) * 4;
     this.pool = new BufferPool(device);
     this.pool.onDestroy = () => this.bindGroups.clear();
+    this.captures = new Captures(this.pool);
     this.pipes = new PipelineCache(device);
     this.arena = new ParamArena(device, this.maxDispatches);
     this.lostPromise = device.lost.then((info) => {
@@ -174,6 +178,7 @@ export class WebGPURuntime {
     const s = new WGStorage(this.owner, size, dtype, this.pool.acquire(Math.max(bytes, 4)));
     this.live.add(s);
     this.bytesInUse += size * BYTES[dtype];
+    this.captures.rec?.allocated(s);
     return s;
   }
 
@@ -183,7 +188,7 @@ export class WebGPURuntime {
     s.released = true;
     this.live.delete(s);
     this.bytesInUse -= s.size * BYTES[s.dtype];
-    if (this.destroyed) return;
+    if (this.destroyed || this.captures.keeps(s)) return;
     if (s.lastUse === this.batch && this.encoder) this.pool.releaseAfterSubmit(s.buffer);
     else this.pool.releaseNow(s.buffer);
   }
@@ -198,6 +203,7 @@ export class WebGPURuntime {
 
   /** The open encoder with no compute pass open, for buffer copies. */
   endPass(): GPUCommandEncoder {
+    this.captures.rec?.copied();
     if (!this.encoder) this.encoder = this.device.createCommandEncoder();
     if (this.pass) {
       this.pass.end();
@@ -247,6 +253,7 @@ export class WebGPURuntime {
       if (this.bindGroups.size >= 8192) this.bindGroups.clear();
       this.bindGroups.set(key, bg);
     }
+    this.captures.rec?.dispatch(cp.pipeline, bg, this.arena.words(this.slot), groups, bufs);
     const pass = this.ensurePass();
     pass.setPipeline(cp.pipeline);
     pass.setBindGroup(0, bg, [this.slot * SLOT_BYTES]);
@@ -255,7 +262,29 @@ export class WebGPURuntime {
     this.nDispatches++;
   }
 
+  /** Upload host data into a storage (captures record it). */
+  writeBuffer(s: WGStorage, data: ArrayBufferView): void {
+    this.captures.rec?.upload(s, data);
+    this.device.queue.writeBuffer(s.buffer, 0, data.buffer, data.byteOffset, data.byteLength);
+  }
+
+  /** Encode a dispatch a capture recorded, with its parameter words, into the current batch. */
+  encodeRecorded(pipeline: GPUComputePipeline, bg: GPUBindGroup, words: Uint32Array, groups: readonly [number, number, number]): void {
+    if (this.slot >= this.maxDispatches) this.flush();
+    this.arena.setWords(this.slot, words);
+    const pass = this.ensurePass();
+    pass.setPipeline(pipeline);
+    pass.setBindGroup(0, bg, [this.slot * SLOT_BYTES]);
+    pass.dispatchWorkgroups(groups[0], groups[1], groups[2]);
+    this.slot++;
+    this.nDispatches++;
+  }
+
   // ------------------------------------------------------------------ submission and lifetime
+
+  get isDestroyed(): boolean {
+    return this.destroyed;
+  }
 
   /** Await `p`, failing fast on device loss; the interval keeps Node alive while Dawn's promise is pending. */
   async keepAlive<T>(p: Promise<T>): Promise<T> {
@@ -283,6 +312,7 @@ export class WebGPURuntime {
       this.nSubmits++;
       this.batch++;
       this.pool.onSubmitted();
+      this.captures.rec?.submitted();
     }
     if (err) throw err;
   }

@@ -27,7 +27,7 @@ export function upload(rt: WebGPURuntime, data: TypedArray | ArrayLike<number>, 
       padded.set(arr as Uint16Array);
       arr = padded;
     }
-    rt.device.queue.writeBuffer(s.buffer, 0, arr.buffer, arr.byteOffset, arr.byteLength);
+    rt.writeBuffer(s, arr);
   }
   return s;
 }
