@@ -4,7 +4,7 @@
  * and results are scattered back. Rows of expert j are rows[start[j] .. start[j + 1]) in increasing order.
  */
 import { DATA_AT, MR, NR, memoryF32, panelFloats, wasmGemm } from './kernel.js';
-import { copyOut, packPanels, type Operand, type Src } from './pack.js';
+import { copyOut, copyOutTransposed, packPanels, type Operand, type Src } from './pack.js';
 import { Batch } from './pool.js';
 
 export interface Groups {
@@ -72,8 +72,19 @@ export function gatherGemmF32(
   x: Src, w: Src, wOff: number, ws0: number, ws1: number, ws2: number,
   groups: Groups, k: number, n: number, e: number, out: Float32Array, threads: number,
 ): boolean {
+  const xRows = (rows: Int32Array): Operand => ({ data: x, off: 0, sLane: k, sK: 1, lanes: rows });
+  if (n <= MR) {
+    // Thin (LoRA down-projection) weights: out^T = w^T @ x^T fills the MR-row A panel exactly, where
+    // out = x @ w would leave half of an NR-column B panel as padding.
+    const parts = partsOf(groups, e, (rows, j) => ({
+      a: { data: w, off: wOff + j * ws0, sLane: ws2, sK: ws1 },
+      b: xRows(rows),
+      M: n, N: rows.length, K: k,
+    }));
+    return runParts(parts, threads, (p, c, ldc, mem) => copyOutTransposed(mem, c, ldc, n, p.N, out, 0, n, rowsOf(groups, p.expert)));
+  }
   const parts = partsOf(groups, e, (rows, j) => ({
-    a: { data: x, off: 0, sLane: k, sK: 1, lanes: rows },
+    a: xRows(rows),
     b: { data: w, off: wOff + j * ws0, sLane: ws2, sK: ws1 },
     M: rows.length, N: n, K: k,
   }));
@@ -87,10 +98,13 @@ export function gatherGemmF32(
 export function gatherGemmGradWF32(
   x: Src, g: Src, groups: Groups, k: number, n: number, e: number, out: Float32Array, threads: number,
 ): boolean {
-  const parts = partsOf(groups, e, (rows) => ({
-    a: { data: x, off: 0, sLane: 1, sK: k, steps: rows },
-    b: { data: g, off: 0, sLane: 1, sK: n, steps: rows },
-    M: k, N: n, K: rows.length,
-  }));
+  const xs = (rows: Int32Array): Operand => ({ data: x, off: 0, sLane: 1, sK: k, steps: rows });
+  const gs = (rows: Int32Array): Operand => ({ data: g, off: 0, sLane: 1, sK: n, steps: rows });
+  if (n <= MR && k > n) {
+    // Thin gradients (LoRA down-projection): out[j]^T = g_j^T @ x_j, as in gatherGemmF32.
+    const parts = partsOf(groups, e, (rows) => ({ a: gs(rows), b: xs(rows), M: n, N: k, K: rows.length }));
+    return runParts(parts, threads, (p, c, ldc, mem) => copyOutTransposed(mem, c, ldc, n, k, out, p.expert * k * n, n));
+  }
+  const parts = partsOf(groups, e, (rows) => ({ a: xs(rows), b: gs(rows), M: k, N: n, K: rows.length }));
   return runParts(parts, threads, (p, c, ldc, mem) => copyOut(mem, c, ldc, k, n, out, p.expert * k * n, n));
 }

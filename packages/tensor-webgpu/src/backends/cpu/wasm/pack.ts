@@ -82,3 +82,17 @@ export function copyOut(
     out.set(mem.subarray(c0 + i * ldc, c0 + i * ldc + cols), outOff + r * ldo);
   }
 }
+
+/**
+ * The transpose of copyOut: out[outOff + row(j)*ldo + i] = mem[c0 + i*ldc + j] for i < rows, j < cols of a
+ * padded C, with row(j) = outRows[j] when given, else j.
+ */
+export function copyOutTransposed(
+  mem: Float32Array, c0: number, ldc: number, rows: number, cols: number,
+  out: Float32Array, outOff: number, ldo: number, outRows: Int32Array | null = null,
+): void {
+  for (let j = 0; j < cols; j++) {
+    const o = outOff + (outRows === null ? j : outRows[j]) * ldo;
+    for (let i = 0, s = c0 + j; i < rows; i++, s += ldc) out[o + i] = mem[s];
+  }
+}
