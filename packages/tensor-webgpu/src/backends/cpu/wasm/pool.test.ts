@@ -30,12 +30,16 @@ describe('threaded wasm gemm', () => {
     await readyKernel(3);
     const before = { ...poolStats };
     // square, small M (column split), small N (row split), odd sizes, batched, long K (several K blocks)
-    const shapes = [[1, 128, 128, 128], [1, 4, 1024, 300], [1, 1000, 5, 300], [1, 257, 131, 97], [1, 33, 1000, 64], [3, 100, 100, 100], [1, 61, 77, 700]];
+    // and a batch of more small products than the task table holds
+    const shapes = [
+      [1, 128, 128, 128], [1, 4, 1024, 300], [1, 1000, 5, 300], [1, 257, 131, 97], [1, 33, 1000, 64],
+      [3, 100, 100, 100], [1, 61, 77, 700], [5000, 8, 8, 9],
+    ];
     for (const [Bn, M, N, K] of shapes) {
       const one = product(Bn, M, N, K, 1);
       for (const t of [2, 3]) expectSameBits(product(Bn, M, N, K, t), one, `[${Bn}, ${M}, ${N}, ${K}] on ${t} threads`);
     }
-    expect(poolStats.runs - before.runs).toBe(2 * shapes.length);
+    expect(poolStats.runs - before.runs, "threaded runs").toBeGreaterThanOrEqual(2 * shapes.length);
     expect(poolStats.tasks - before.tasks - (poolStats.callerTasks - before.callerTasks), 'tasks run by workers').toBeGreaterThan(0);
   });
 

@@ -189,44 +189,54 @@ export class Batch {
 
   run(k: Kernel, threads: number): void {
     if (threads > 1 && this.macs >= MIN_PARALLEL_MACS && ensureWorkers(k, threads - 1) && readyWorkers(k) > 0) {
-      const n = this.split(k.ctl, threads);
-      if (n > 1) {
-        runShared(k, n, threads - 1);
-        return;
+      // Calls go out in chunks small enough that every call gets at least one slot of the task table.
+      const target = Math.max(this.macs / (4 * threads), this.macs / MAX_TASKS);
+      const chunk = MAX_TASKS >> 1;
+      for (let i = 0; i < this.calls.length; i += chunk) {
+        const calls = this.calls.slice(i, i + chunk);
+        const n = split(k.ctl, calls, target);
+        if (n > 1) runShared(k, n, threads - 1);
+        else runCalls(k, calls);
       }
+      return;
     }
-    for (const c of this.calls) k.gemm(c.a, c.b, c.c, c.P, c.Q, c.K, KB, c.ldc);
+    runCalls(k, this.calls);
   }
+}
 
-  /** Writes tasks of about macs / (4 threads) each to the table; returns their count. */
-  private split(ctl: Int32Array, threads: number): number {
-    const target = Math.max(this.macs / (4 * threads), this.macs / MAX_TASKS);
-    let n = 0;
-    for (const c of this.calls) {
-      const pieces = Math.min(Math.ceil((MR * NR * c.P * c.Q * c.K) / target), c.P * c.Q, MAX_TASKS - n - (this.calls.length - 1));
-      // Row panels first (each task then streams its own A panels against all of B); columns when M is small.
-      const pp = Math.min(c.P, pieces);
-      const qq = Math.min(c.Q, Math.ceil(pieces / pp));
-      for (let i = 0; i < pp; i++) {
-        const p0 = Math.floor((i * c.P) / pp);
-        const p1 = Math.floor(((i + 1) * c.P) / pp);
-        for (let j = 0; j < qq; j++) {
-          const q0 = Math.floor((j * c.Q) / qq);
-          const q1 = Math.floor(((j + 1) * c.Q) / qq);
-          const t = TABLE_INT + n++ * TASK_INTS;
-          ctl[t] = c.a + p0 * MR * c.K * 4;
-          ctl[t + 1] = c.b + q0 * NR * c.K * 4;
-          ctl[t + 2] = c.c + p0 * MR * c.ldc + q0 * NR * 4;
-          ctl[t + 3] = p1 - p0;
-          ctl[t + 4] = q1 - q0;
-          ctl[t + 5] = c.K;
-          ctl[t + 6] = KB;
-          ctl[t + 7] = c.ldc;
-        }
+/** A call with K = 0 writes nothing: callers handle empty reductions themselves. */
+function runCalls(k: Kernel, calls: readonly Call[]): void {
+  for (const c of calls) k.gemm(c.a, c.b, c.c, c.P, c.Q, c.K, KB, c.ldc);
+}
+
+/** Writes the calls to the task table as rectangles of about `target` multiply-adds; returns the task count. */
+function split(ctl: Int32Array, calls: readonly Call[], target: number): number {
+  let n = 0;
+  calls.forEach((c, i) => {
+    const room = MAX_TASKS - n - (calls.length - 1 - i);
+    const pieces = Math.max(1, Math.min(Math.ceil((MR * NR * c.P * c.Q * c.K) / target), c.P * c.Q, room));
+    // Row panels first (each task then streams its own A panels against all of B); columns when M is small.
+    const pp = Math.min(c.P, pieces);
+    const qq = Math.min(c.Q, Math.floor(pieces / pp));
+    for (let i = 0; i < pp; i++) {
+      const p0 = Math.floor((i * c.P) / pp);
+      const p1 = Math.floor(((i + 1) * c.P) / pp);
+      for (let j = 0; j < qq; j++) {
+        const q0 = Math.floor((j * c.Q) / qq);
+        const q1 = Math.floor(((j + 1) * c.Q) / qq);
+        const t = TABLE_INT + n++ * TASK_INTS;
+        ctl[t] = c.a + p0 * MR * c.K * 4;
+        ctl[t + 1] = c.b + q0 * NR * c.K * 4;
+        ctl[t + 2] = c.c + p0 * MR * c.ldc + q0 * NR * 4;
+        ctl[t + 3] = p1 - p0;
+        ctl[t + 4] = q1 - q0;
+        ctl[t + 5] = c.K;
+        ctl[t + 6] = KB;
+        ctl[t + 7] = c.ldc;
       }
     }
-    return n;
-  }
+  });
+  return n;
 }
 
 let gen = 0;
