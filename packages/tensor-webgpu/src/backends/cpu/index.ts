@@ -15,6 +15,7 @@ import { matmul } from './matmul.js';
 import * as moe from './moe.js';
 import { adamw, sgd } from './optim.js';
 import { reduceView } from './reduce.js';
+import { resolveThreads } from './wasm/pool.js';
 import * as rw from './rows.js';
 import { CpuStorage, f16Lut, newArray, storageBytes, type FloatArray, type Precision, type RView } from './storage.js';
 import { castCopy, contiguous, floatValues, numelOf } from './strided.js';
@@ -25,6 +26,11 @@ export type { Precision } from './storage.js';
 export interface CpuBackendOptions {
   /** 'f64' stores f32-dtype storages as Float64Array and computes in float64 (gradient-check oracle). */
   precision?: Precision;
+  /**
+   * Threads for f32 matmuls (the calling thread plus lazily started workers; results are bit-identical for
+   * any count). Default: env MOEGRAPH_THREADS, else the available parallelism. 1 = calling thread only.
+   */
+  threads?: number;
 }
 
 const DTYPES: readonly DType[] = ['f32', 'i32', 'f16'];
@@ -36,6 +42,7 @@ function isInt(v: number): boolean {
 export class CpuBackend implements Backend {
   readonly name = 'cpu' as const;
   readonly precision: Precision;
+  readonly threads: number;
   private live = 0;
   private bytes = 0;
   private dispatches = 0;
@@ -45,6 +52,7 @@ export class CpuBackend implements Backend {
     const p = opts.precision ?? 'f32';
     if (p !== 'f32' && p !== 'f64') throw new Error(`cpu backend: precision must be 'f32' or 'f64', got '${String(p)}'`);
     this.precision = p;
+    this.threads = resolveThreads(opts.threads);
   }
 
   // ---- bookkeeping and validation ----
@@ -270,7 +278,7 @@ export class CpuBackend implements Backend {
     if (va.shape[0] !== vb.shape[0] || va.shape[2] !== vb.shape[1]) {
       throw new Error(`cpu matmul: shapes a [${va.shape.join(', ')}] and b [${vb.shape.join(', ')}] do not match [B, M, K] x [B, K, N]`);
     }
-    return this.wrap('f32', matmul(va, vb, this.precision));
+    return this.wrap('f32', matmul(va, vb, this.precision, this.threads));
   }
 
   accumulate(dst: Storage, dstOffset: number, src: View, mode: 'copy' | 'add'): void {
@@ -391,7 +399,7 @@ export class CpuBackend implements Backend {
       throw new Error(`cpu ${kn}: w has shape [${vw.shape.join(', ')}], expected [e, k, n] = [${e}, ${k}, ${n}]`);
     }
     const xs = this.floats(x, m * k, kn, 'x');
-    return this.wrap('f32', moe.gatherMatmul(xs, vw, this.ints(idx, m, kn, 'idx'), m, k, n, e, this.precision));
+    return this.wrap('f32', moe.gatherMatmul(xs, vw, this.ints(idx, m, kn, 'idx'), m, k, n, e, this.precision, this.threads));
   }
 
   gatherMatmulGradW(x: Storage, g: Storage, idx: Storage, m: number, k: number, n: number, e: number): Storage {
@@ -400,7 +408,7 @@ export class CpuBackend implements Backend {
     this.dims(kn, { m, k, n, e });
     const xs = this.floats(x, m * k, kn, 'x');
     const gs = this.floats(g, m * n, kn, 'g');
-    return this.wrap('f32', moe.gatherMatmulGradW(xs, gs, this.ints(idx, m, kn, 'idx'), m, k, n, e, this.precision));
+    return this.wrap('f32', moe.gatherMatmulGradW(xs, gs, this.ints(idx, m, kn, 'idx'), m, k, n, e, this.precision, this.threads));
   }
 
   sortRows(x: Storage, rows: number, cols: number, k: number, descending: boolean): { values: Storage; indices: Storage } {

@@ -10,7 +10,7 @@ import { gemmF32 } from './wasm/gemm.js';
 type Num = FloatArray | Uint16Array;
 
 /** Values of element i of an operand, decoding f16 bits through the lookup table. */
-function reader(data: Num, isF16: boolean): FloatArray {
+export function decodedFloats(data: Num, isF16: boolean): FloatArray {
   if (!isF16) return data as FloatArray;
   // Decoding up front keeps the hot loops monomorphic on float arrays.
   const lut = f16Lut();
@@ -134,19 +134,19 @@ function thin(
 }
 
 /** a [B, M, K] x b [B, K, N] -> contiguous [B, M, N] (shapes validated by the caller). */
-export function matmul(a: RView, b: RView, precision: Precision): FloatArray {
+export function matmul(a: RView, b: RView, precision: Precision, threads = 1): FloatArray {
   const [Bn, M, K] = a.shape;
   const N = b.shape[2];
   const C = newFloat(precision, Bn * M * N);
   if (C.length === 0 || K === 0) return C;
-  const A = reader(a.data as Num, a.dtype === 'f16');
-  const Bd = reader(b.data as Num, b.dtype === 'f16');
+  const A = decodedFloats(a.data as Num, a.dtype === 'f16');
+  const Bd = decodedFloats(b.data as Num, b.dtype === 'f16');
   const [sa0, sa1, sa2] = a.strides;
   const [sb0, sb1, sb2] = b.strides;
   // f32 precision runs the WebAssembly SIMD kernel (f32 accumulators); f64 precision (the oracle) and
   // runtimes without WebAssembly SIMD keep the TypeScript path below.
   if (precision === 'f32' && C instanceof Float32Array &&
-      gemmF32(A, a.offset, sa0, sa1, sa2, Bd, b.offset, sb0, sb1, sb2, C, Bn, M, N, K)) {
+      gemmF32(A, a.offset, sa0, sa1, sa2, Bd, b.offset, sb0, sb1, sb2, C, Bn, M, N, K, threads)) {
     return C;
   }
   if (M < 4 || N < 4) {

@@ -1,9 +1,12 @@
 /**
- * Mixture-of-experts kernels: per-row expert matmul and its weight gradient. Accumulators are JS
- * doubles; each output is rounded to the output array's precision once. Out-of-range expert
- * indices throw (the cpu backend is the reference; see indexing.ts).
+ * Mixture-of-experts kernels: per-row expert matmul and its weight gradient. In f32 precision they run
+ * on the WebAssembly kernel (wasm/gather.ts, f32 accumulators, optionally threaded); the TypeScript
+ * paths below (JS double accumulators, each output rounded once) are the f64 oracle and the fallback.
+ * Out-of-range expert indices throw (the cpu backend is the reference; see indexing.ts).
  */
+import { decodedFloats } from './matmul.js';
 import { f16Lut, newFloat, type FloatArray, type Precision, type RView } from './storage.js';
+import { gatherGemmF32, gatherGemmGradWF32 } from './wasm/gather.js';
 
 function badIndex(kernel: string, value: number, pos: number, e: number): Error {
   return new Error(`cpu ${kernel}: index ${value} at position ${pos} out of range for ${e} experts`);
@@ -30,10 +33,16 @@ function groupRows(kernel: string, idx: Int32Array, m: number, e: number): { sta
  * then its rows run a 4-column register tile.
  */
 export function gatherMatmul(
-  x: FloatArray, w: RView, idx: Int32Array, m: number, k: number, n: number, e: number, precision: Precision,
+  x: FloatArray, w: RView, idx: Int32Array, m: number, k: number, n: number, e: number, precision: Precision, threads = 1,
 ): FloatArray {
   const out = newFloat(precision, m * n);
-  const { start, rows } = groupRows('gatherMatmul', idx, m, e);
+  const groups = groupRows('gatherMatmul', idx, m, e);
+  if (out instanceof Float32Array && k > 0 && n > 0) {
+    const wv = decodedFloats(w.data as FloatArray | Uint16Array, w.dtype === 'f16');
+    const [s0, s1, s2] = w.strides;
+    if (gatherGemmF32(x, wv, w.offset, s0, s1, s2, groups, k, n, e, out, threads)) return out;
+  }
+  const { start, rows } = groups;
   const src = w.data as FloatArray | Uint16Array;
   const lut = w.dtype === 'f16' ? f16Lut() : null;
   const [s0, s1, s2] = w.strides;
@@ -72,10 +81,12 @@ export function gatherMatmul(
  * sweep its rows in order.
  */
 export function gatherMatmulGradW(
-  x: FloatArray, g: FloatArray, idx: Int32Array, m: number, k: number, n: number, e: number, precision: Precision,
+  x: FloatArray, g: FloatArray, idx: Int32Array, m: number, k: number, n: number, e: number, precision: Precision, threads = 1,
 ): FloatArray {
-  const { start, rows } = groupRows('gatherMatmulGradW', idx, m, e);
+  const groups = groupRows('gatherMatmulGradW', idx, m, e);
   const out = newFloat(precision, e * k * n);
+  if (out instanceof Float32Array && gatherGemmGradWF32(x, g, groups, k, n, e, out, threads)) return out;
+  const { start, rows } = groups;
   const k4 = k - (k % 4);
   const n4 = n - (n % 4);
   for (let j = 0; j < e; j++) {

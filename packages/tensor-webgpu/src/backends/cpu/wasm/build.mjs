@@ -18,9 +18,11 @@ export function sources() {
 /** Bytes of the assembled WAT source (SIMD and threads/atomics enabled). */
 export async function assemble(source, name = 'module') {
   const wabt = await wabtInit();
-  const mod = wabt.parseWat(`${name}.wat`, source, { simd: true, threads: true });
+  // The validator takes its own feature set: without threads it rejects a shared memory.
+  const features = { simd: true, threads: true };
+  const mod = wabt.parseWat(`${name}.wat`, source, features);
   try {
-    mod.validate();
+    mod.validate(features);
     return new Uint8Array(mod.toBinary({ log: false, write_debug_names: false }).buffer);
   } finally {
     mod.destroy();

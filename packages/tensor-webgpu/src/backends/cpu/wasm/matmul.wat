@@ -1,16 +1,22 @@
 ;; f32 GEMM on packed panels, WebAssembly SIMD128. Hand-written; assembled by build.mjs into matmul.wasm.ts.
 ;;
-;; Layout (all f32, byte addresses into the exported memory, 16-byte aligned):
+;; Layout (all f32, byte addresses into the imported memory, 16-byte aligned):
 ;;   A panels: Ap[p*4K + 4k + r] = A[4p + r, k]          (P = ceil(M/4) panels of 4 rows)
 ;;   B panels: Bp[q*8K + 8k + c] = B[k, 8q + c]          (Q = ceil(N/8) panels of 8 columns)
-;;   C:        C[i*ldc + j], ldc = 8Q floats, 4P rows    (padded; the caller copies the valid M x N out)
+;;   C:        C[i*ldc + j], ldc >= 8Q floats, 4P rows   (padded; the caller copies the valid M x N out)
+;; A call may cover a sub-rectangle of panels (offset ap/bp/cp, smaller P/Q, the full problem's ldc): each C
+;; tile is computed the same way whatever rectangle it belongs to, so splitting work between threads
+;; leaves the result bit-identical.
 ;; Padding rows/columns of the panels must be zero (they only feed padding cells of C, which are discarded).
 ;;
 ;; Micro-kernel: a 4 x 8 tile of C held in 8 f32x4 accumulators. Per k: two f32x4 loads of the B panel,
 ;; four broadcast loads (v128.load32_splat) of A, 8 mul + 8 add. 8 acc + 2 b + 1 a + 1 temp = 12 of the
 ;; 16 xmm registers on x64, so nothing spills.
 (module
-  (memory (export "memory") 1)
+  ;; Shared so worker threads can run rectangles of one product in the same memory (gemm.ts patches the
+  ;; flag off where SharedArrayBuffer is unavailable; the code uses no atomics, so both variants validate).
+  ;; The maximum (4 GiB) only reserves address space.
+  (import "env" "memory" (memory 1 65536 shared))
 
   ;; One 4x8 tile over kc steps of k. $load = 0: start from zero; else accumulate onto the tile in C.
   (func $tile (param $a i32) (param $b i32) (param $c i32) (param $kc i32) (param $ldc i32) (param $load i32)
@@ -66,13 +72,12 @@
     (v128.store (local.get $p) (local.get $c30))
     (v128.store offset=16 (local.get $p) (local.get $c31)))
 
-  ;; C = A @ B over all P x Q tiles. K is blocked by $kb steps so a B panel slice (8 * kb floats) stays in
+  ;; C = A @ B over P x Q tiles, C rows $ldc bytes apart. K is blocked by $kb steps so a B panel slice (8 * kb floats) stays in
   ;; L1 while every A panel slice passes over it; tiles after the first K block accumulate onto C.
   (func (export "gemm") (param $ap i32) (param $bp i32) (param $cp i32)
-                        (param $P i32) (param $Q i32) (param $K i32) (param $kb i32)
-    (local $k0 i32) (local $kc i32) (local $q i32) (local $p i32) (local $ldc i32)
+                        (param $P i32) (param $Q i32) (param $K i32) (param $kb i32) (param $ldc i32)
+    (local $k0 i32) (local $kc i32) (local $q i32) (local $p i32)
     (local $bq i32) (local $ak i32) (local $c i32)
-    (local.set $ldc (i32.shl (local.get $Q) (i32.const 5)))
     (block $kdone
       (loop $kloop
         (br_if $kdone (i32.ge_u (local.get $k0) (local.get $K)))
