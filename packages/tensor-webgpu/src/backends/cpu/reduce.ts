@@ -4,7 +4,7 @@
  */
 import type { ReduceOp } from '../../backend.js';
 import type { DType, TypedArray } from '../../dtype.js';
-import { newArray, newFloat, type Precision, type RView } from './storage.js';
+import { uninitArray, uninitFloat, type Precision, type RView } from './storage.js';
 import { contiguous, elementOffsets, isContiguousView, numelOf, walker } from './strided.js';
 
 /**
@@ -44,14 +44,14 @@ function sumSlabs(
       for (let k = 0; k < n; k++) acc[a + k] += data[p + k];
     }
   }
-  const out = newFloat(precision, acc.length);
+  const out = uninitFloat(precision, acc.length);
   out.set(acc);
   return out;
 }
 
 export function reduceRows(op: ReduceOp, x: TypedArray, dtype: DType, rows: number, cols: number, precision: Precision): TypedArray {
   if (op === 'argmax' || op === 'argmin') {
-    const o = new Int32Array(rows);
+    const o = uninitArray(precision, 'i32', rows);
     const isMax = op === 'argmax';
     for (let r = 0; r < rows; r++) {
       const base = r * cols;
@@ -70,7 +70,7 @@ export function reduceRows(op: ReduceOp, x: TypedArray, dtype: DType, rows: numb
     }
     return o;
   }
-  const o = newArray(precision, dtype, rows);
+  const o = uninitArray(precision, dtype, rows);
   const isInt = dtype === 'i32';
   for (let r = 0; r < rows; r++) {
     const base = r * cols;
