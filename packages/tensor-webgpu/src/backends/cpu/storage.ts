@@ -117,6 +117,16 @@ export function uninitFloat(precision: Precision, n: number): FloatArray {
   return uninitArray(precision, 'f32', n) as FloatArray;
 }
 
+/** A Float64Array scratch buffer with unspecified contents; hand it back with `recycle` when done. */
+export function scratchF64(n: number): Float64Array {
+  return (active?.take(Float64Array, n) ?? new Float64Array(n)) as Float64Array;
+}
+
+/** Return a kernel's own temporary array to the pool; nothing may hold it or a view of it afterwards. */
+export function recycle(a: TypedArray): void {
+  active?.give(a);
+}
+
 /** A zero-filled array, for kernels that accumulate into their output or leave parts of it unwritten. */
 export function newArray(precision: Precision, dtype: DType, n: number): TypedArray {
   const ctor = ctorOf(precision, dtype);
