@@ -28,9 +28,13 @@ export class ExpertBank {
     this.B = zerosParam([numExperts, r, outFeatures], backend, `${name}.lora_B`);
   }
 
-  /** s * B_e(A_e(x_i)) for each row i with expert e = experts[i]: x [M, in] -> [M, out]. */
+  /**
+   * s * B_e(A_e(x_i)) for each row i with expert e = experts[i]: x [M, in] -> [M, out]. The scaling
+   * is applied to the rank-r intermediate, r values per row instead of `out` (and again in the
+   * backward pass); exact when s is a power of two, as with the usual alpha = 2r.
+   */
   sparse(x: Tensor, experts: Tensor): Tensor {
-    return mul(gatherMatmul(gatherMatmul(x, this.A, experts), this.B, experts), this.scaling);
+    return gatherMatmul(mul(gatherMatmul(x, this.A, experts), this.scaling), this.B, experts);
   }
 
   /** sum_e w[:, e] * s * B_e(A_e(x)): x [T, in], w [T, N] -> [T, out]. */

@@ -1,5 +1,5 @@
 /** What every mixture layer shares: its router, the routes it produced this step, and helpers. */
-import { dropout, expand, reshape, sum, mul, unsqueeze, type Generator, type Tensor } from '@moegraph/tensor-webgpu';
+import { add, dropout, expand, reshape, sum, mul, unsqueeze, type Generator, type Tensor } from '@moegraph/tensor-webgpu';
 import type { RouteResult, Router } from './router.js';
 
 export abstract class MoELayer {
@@ -34,6 +34,15 @@ export function repeatRows(x: Tensor, k: number): Tensor {
   if (k === 1) return x;
   const [T, d] = x.shape as [number, number];
   return reshape(expand(unsqueeze(x, 1), [T, k, d]), [T * k, d]);
+}
+
+/**
+ * v[t*K + k] = x[t] + d[t*K + k]: x [T, d], d [T*K, d] -> [T*K, d]. The same values as
+ * add(repeatRows(x, K), d), but x is read through a broadcast view instead of being copied K times.
+ */
+export function addToPairs(x: Tensor, d: Tensor, k: number): Tensor {
+  const [T, n] = x.shape as [number, number];
+  return reshape(add(unsqueeze(x, 1), reshape(d, [T, k, n])), [T * k, n]);
 }
 
 /** y[t] = sum_k w[t, k] * v[t*K + k]: v [T*K, d], w [T, K] -> [T, d]. */

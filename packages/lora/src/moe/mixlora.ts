@@ -8,7 +8,7 @@ import { add, mul, silu, type Generator, type Tensor } from '@moegraph/tensor-we
 import type { Module, SwiGLU } from '@moegraph/llm';
 import type { SavedTensor } from '../adapter.js';
 import { ExpertBank } from './experts.js';
-import { combinePairs, MoELayer, overTokens, repeatRows } from './layer.js';
+import { addToPairs, combinePairs, MoELayer, overTokens, repeatRows } from './layer.js';
 import type { Router } from './router.js';
 
 export interface MixLoRAOptions {
@@ -44,11 +44,11 @@ export class MixLoRAFFN extends MoELayer implements Module {
       const { gate, up, down } = this.experts;
       const xp = repeatRows(xt, K);
       const xd = gate || up ? this.dropped(xp) : xp;
-      // Frozen products once per token, then copied to each of its K pairs.
-      const g0 = repeatRows(this.base.gate.forward(xt), K);
-      const u0 = repeatRows(this.base.up.forward(xt), K);
-      const g = gate ? add(g0, gate.sparse(xd, e)) : g0;
-      const u = up ? add(u0, up.sparse(xd, e)) : u0;
+      // Frozen products once per token, shared by its K pairs.
+      const g0 = this.base.gate.forward(xt);
+      const u0 = this.base.up.forward(xt);
+      const g = gate ? addToPairs(g0, gate.sparse(xd, e), K) : repeatRows(g0, K);
+      const u = up ? addToPairs(u0, up.sparse(xd, e), K) : repeatRows(u0, K);
       const h = mul(silu(g), u);
       let y = this.base.down.forward(h);
       if (down) y = add(y, down.sparse(this.dropped(h), e));

@@ -38,8 +38,10 @@ function binary(
   const rule: GradFn = (g) => {
     const [ga, gb] = grad(g, out);
     const res: (Tensor | null)[] = [];
-    if (a instanceof Tensor) res.push(ga && reduceTo(ga, a.shape));
-    if (b instanceof Tensor) res.push(gb && reduceTo(gb, b.shape));
+    // A broadcast operand's gradient is a reduction: skip it where nothing consumes it (add hands
+    // g to both sides, e.g. a frozen activation broadcast against a trained one).
+    if (a instanceof Tensor) res.push(ga && a.requiresGrad ? reduceTo(ga, a.shape) : null);
+    if (b instanceof Tensor) res.push(gb && b.requiresGrad ? reduceTo(gb, b.shape) : null);
     return res;
   };
   return record(out, op, inputs, rule);

@@ -11,7 +11,7 @@
  */
 import type { BinaryOp, UnaryOp } from '../../backend.js';
 import type { DType, TypedArray } from '../../dtype.js';
-import { newArray, newFloat, type Precision, type RView } from './storage.js';
+import { uninitArray, type Precision, type RView } from './storage.js';
 import { gatherRange, walker, type Walker } from './strided.js';
 import { isVecBinary, isVecUnary, VEC_MIN, vecBinary, vecUnary } from './wasm/vector.js';
 
@@ -76,7 +76,7 @@ export function unary(op: UnaryOp, v: RView, precision: Precision): TypedArray {
   }
   if (dtype !== 'f32' && dtype !== 'i32') throw new Error(`cpu unary: ${dtype} input not supported (cast f16 to f32 first)`);
   const w = walker(v);
-  const o = dtype === 'i32' ? new Int32Array(w.numel) : newFloat(precision, w.numel);
+  const o = uninitArray(precision, dtype, w.numel);
   forBlocks([w], w.numel, (start, [x]) => {
     if (dtype === 'i32') unaryI32(op, x, o, start);
     else unaryFloat(op, x, o, start);
@@ -138,7 +138,7 @@ export function binary(op: BinaryOp, va: RView, vb: RView, precision: Precision)
   const wa = walker(va);
   const wb = walker(vb);
   const n = wa.numel;
-  const o = binaryOutDType(op, dtype) === 'i32' ? new Int32Array(n) : newFloat(precision, n);
+  const o = uninitArray(precision, binaryOutDType(op, dtype), n);
   forBlocks([wa, wb], n, (start, [a, b]) => {
     if (COMPARE.has(op)) compareInto(op, a, b, o, start);
     else if (dtype === 'i32') binaryI32(op, a, b, o, start);
@@ -210,7 +210,7 @@ function binaryFloat(op: BinaryOp, a: TypedArray, b: TypedArray, o: TypedArray, 
 
 export function where(cond: TypedArray, a: TypedArray, b: TypedArray, dtype: DType, precision: Precision): TypedArray {
   const n = cond.length;
-  const o = newArray(precision, dtype, n);
+  const o = uninitArray(precision, dtype, n);
   // NaN != 0, so a NaN condition selects a (as `cond != 0` does in WGSL).
   for (let i = 0; i < n; i++) o[i] = cond[i] !== 0 ? a[i] : b[i];
   return o;

@@ -17,7 +17,9 @@ import { adamw, sgd } from './optim.js';
 import { reduceView } from './reduce.js';
 import { resolveThreads } from './wasm/pool.js';
 import * as rw from './rows.js';
-import { CpuStorage, f16Lut, newArray, storageBytes, type FloatArray, type Precision, type RView } from './storage.js';
+import {
+  ArrayPool, CpuStorage, f16Lut, setActivePool, storageBytes, uninitArray, type FloatArray, type Precision, type RView,
+} from './storage.js';
 import { castCopy, contiguous, floatValues, numelOf } from './strided.js';
 
 export { CpuStorage } from './storage.js';
@@ -31,6 +33,14 @@ export interface CpuBackendOptions {
    * any count). Default: env MOEGRAPH_THREADS, else the available parallelism. 1 = calling thread only.
    */
   threads?: number;
+  /**
+   * Bytes of released arrays kept for reuse by later outputs of the same type and length
+   * (default 1 GiB, as the webgpu buffer pool; 0 disables reuse). A training step frees and
+   * reallocates its whole working set (about 360 MiB for the GRU-routed MoE block of
+   * apps/bench), so a cap below that makes part of every step allocate afresh. Counted in
+   * stats().pooledBytes, not in bytesInUse.
+   */
+  maxPooledBytes?: number;
 }
 
 const DTYPES: readonly DType[] = ['f32', 'i32', 'f16'];
@@ -47,18 +57,24 @@ export class CpuBackend implements Backend {
   private bytes = 0;
   private dispatches = 0;
   private destroyed = false;
+  private readonly pool: ArrayPool;
 
   constructor(opts: CpuBackendOptions = {}) {
     const p = opts.precision ?? 'f32';
     if (p !== 'f32' && p !== 'f64') throw new Error(`cpu backend: precision must be 'f32' or 'f64', got '${String(p)}'`);
     this.precision = p;
     this.threads = resolveThreads(opts.threads);
+    const cap = opts.maxPooledBytes ?? 2 ** 30;
+    if (!(cap >= 0)) throw new Error(`cpu backend: maxPooledBytes must be >= 0, got ${String(cap)}`);
+    this.pool = new ArrayPool(cap);
   }
 
   // ---- bookkeeping and validation ----
 
+  /** Every entry point that allocates starts here, so kernels allocate from this backend's pool. */
   private alive(): void {
     if (this.destroyed) throw new Error('cpu backend: used after destroy()');
+    setActivePool(this.pool);
   }
 
   private wrap(dtype: DType, data: TypedArray): CpuStorage {
@@ -151,7 +167,7 @@ export class CpuBackend implements Backend {
     this.alive();
     if (!DTYPES.includes(dtype)) throw new Error(`cpu upload: unknown dtype '${String(dtype)}'`);
     const n = data.length;
-    const out = newArray(this.precision, dtype, n);
+    const out = uninitArray(this.precision, dtype, n);
     if (dtype === 'f16' && !(data instanceof Uint16Array)) {
       for (let i = 0; i < n; i++) out[i] = f32ToF16Bits(data[i]);
     } else {
@@ -165,7 +181,7 @@ export class CpuBackend implements Backend {
     this.begin();
     this.dims('fill', { size });
     if (!DTYPES.includes(dtype)) throw new Error(`cpu fill: unknown dtype '${String(dtype)}'`);
-    const out = newArray(this.precision, dtype, size);
+    const out = uninitArray(this.precision, dtype, size);
     out.fill(dtype === 'f16' ? f32ToF16Bits(value) : value);
     return this.wrap(dtype, out);
   }
@@ -198,6 +214,9 @@ export class CpuBackend implements Backend {
     s.released = true;
     this.live--;
     this.bytes -= storageBytes(this.precision, s.dtype, s.size);
+    // Every kernel read and wrote synchronously, and every access checks `released` first, so
+    // nothing can touch this array through `s` again.
+    if (!this.destroyed) this.pool.give(s.data);
   }
 
   flush(): void {}
@@ -207,11 +226,12 @@ export class CpuBackend implements Backend {
   }
 
   stats(): BackendStats {
-    return { liveStorages: this.live, bytesInUse: this.bytes, pooledBytes: 0, pipelines: 0, dispatches: this.dispatches, submits: 0 };
+    return { liveStorages: this.live, bytesInUse: this.bytes, pooledBytes: this.pool.bytes, pipelines: 0, dispatches: this.dispatches, submits: 0 };
   }
 
   destroy(): void {
     this.destroyed = true;
+    this.pool.clear();
   }
 
   // ---- strided kernels ----

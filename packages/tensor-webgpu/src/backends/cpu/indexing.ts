@@ -6,7 +6,7 @@
  * kernel, the offending index and the valid range: a silent zero would hide indexing bugs.
  */
 import type { TypedArray } from '../../dtype.js';
-import { newArray, newFloat, type FloatArray, type Precision } from './storage.js';
+import { newFloat, uninitArray, uninitFloat, type FloatArray, type Precision } from './storage.js';
 
 function outOfRange(kernel: string, what: string, value: number, pos: number, limit: number): Error {
   return new Error(`cpu ${kernel}: index ${value} at position ${pos} out of range for ${limit} ${what}`);
@@ -81,8 +81,8 @@ function rankKeys(x: FloatArray, b: number, cols: number, key: Float64Array, nan
 export function sortRows(
   x: FloatArray, rows: number, cols: number, k: number, descending: boolean, precision: Precision,
 ): { values: FloatArray; indices: Int32Array } {
-  const values = newFloat(precision, rows * k);
-  const indices = new Int32Array(rows * k);
+  const values = uninitFloat(precision, rows * k);
+  const indices = uninitArray(precision, 'i32', rows * k) as Int32Array;
   const key = new Float64Array(cols);
   const nan = new Uint8Array(cols);
   const dir = descending ? 1 : -1;
@@ -124,8 +124,8 @@ export function sortRows(
   return { values, indices };
 }
 
+/** Arrays of x's element type for gathers, which write every output element. */
 export function newLike(precision: Precision, x: TypedArray): (len: number) => TypedArray {
-  if (x instanceof Int32Array) return (len) => new Int32Array(len);
-  if (x instanceof Uint16Array) return (len) => new Uint16Array(len);
-  return (len) => newArray(precision, 'f32', len);
+  const dtype = x instanceof Int32Array ? 'i32' : x instanceof Uint16Array ? 'f16' : 'f32';
+  return (len) => uninitArray(precision, dtype, len);
 }

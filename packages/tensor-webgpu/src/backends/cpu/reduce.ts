@@ -4,7 +4,7 @@
  */
 import type { ReduceOp } from '../../backend.js';
 import type { DType, TypedArray } from '../../dtype.js';
-import { newArray, newFloat, type Precision, type RView } from './storage.js';
+import { recycle, scratchF64, uninitArray, uninitFloat, type Precision, type RView } from './storage.js';
 import { contiguous, elementOffsets, isContiguousView, numelOf, walker } from './strided.js';
 
 /**
@@ -36,22 +36,26 @@ export function reduceView(op: ReduceOp, v: RView, reduceDims: number, precision
 function sumSlabs(
   data: TypedArray, offset: number, slabStarts: Float64Array, runStarts: Float64Array, n: number, precision: Precision,
 ): TypedArray {
-  const acc = new Float64Array(runStarts.length * n);
+  const acc = scratchF64(runStarts.length * n);
   for (let j = 0; j < slabStarts.length; j++) {
     for (let q = 0; q < runStarts.length; q++) {
-      const p = offset + slabStarts[j] + runStarts[q];
+      // Offsets are stored as doubles; an int32 index keeps the loads on V8's fast integer path.
+      const p = (offset + slabStarts[j] + runStarts[q]) | 0;
       const a = q * n;
-      for (let k = 0; k < n; k++) acc[a + k] += data[p + k];
+      // The first slab initialises the accumulator, so the reused scratch needs no zero-fill.
+      if (j === 0) for (let k = 0; k < n; k++) acc[a + k] = data[p + k];
+      else for (let k = 0; k < n; k++) acc[a + k] += data[p + k];
     }
   }
-  const out = newFloat(precision, acc.length);
+  const out = uninitFloat(precision, acc.length);
   out.set(acc);
+  recycle(acc);
   return out;
 }
 
 export function reduceRows(op: ReduceOp, x: TypedArray, dtype: DType, rows: number, cols: number, precision: Precision): TypedArray {
   if (op === 'argmax' || op === 'argmin') {
-    const o = new Int32Array(rows);
+    const o = uninitArray(precision, 'i32', rows);
     const isMax = op === 'argmax';
     for (let r = 0; r < rows; r++) {
       const base = r * cols;
@@ -70,7 +74,7 @@ export function reduceRows(op: ReduceOp, x: TypedArray, dtype: DType, rows: numb
     }
     return o;
   }
-  const o = newArray(precision, dtype, rows);
+  const o = uninitArray(precision, dtype, rows);
   const isInt = dtype === 'i32';
   for (let r = 0; r < rows; r++) {
     const base = r * cols;

@@ -3,11 +3,11 @@
  * Per-row statistics (max, sums, mean squares) are JS doubles in both precisions.
  */
 import type { RopeParams } from '../../backend.js';
-import { newFloat, type FloatArray, type Precision } from './storage.js';
+import { uninitFloat, type FloatArray, type Precision } from './storage.js';
 import { VEC_MIN, vecSoftmax } from './wasm/vector.js';
 
 export function softmax(x: FloatArray, rows: number, cols: number, log: boolean, precision: Precision): FloatArray {
-  const y = newFloat(precision, rows * cols);
+  const y = uninitFloat(precision, rows * cols);
   // f32 precision: the SIMD kernel (f32 exps and lane sums; see vector.test.ts for its error bound).
   if (x instanceof Float32Array && y instanceof Float32Array && rows * cols >= VEC_MIN && vecSoftmax(x, y, rows, cols, log)) return y;
   for (let r = 0; r < rows; r++) {
@@ -36,7 +36,7 @@ export function softmax(x: FloatArray, rows: number, cols: number, log: boolean,
 
 /** softmax: dx = y (g - sum(g y)); log-softmax: dx = g - exp(y) sum(g). */
 export function softmaxBackward(y: FloatArray, g: FloatArray, rows: number, cols: number, log: boolean, precision: Precision): FloatArray {
-  const dx = newFloat(precision, rows * cols);
+  const dx = uninitFloat(precision, rows * cols);
   for (let r = 0; r < rows; r++) {
     const b = r * cols;
     const e = b + cols;
@@ -67,10 +67,13 @@ function rowLse(x: FloatArray, b: number, cols: number): number {
 }
 
 export function crossEntropy(x: FloatArray, target: Int32Array, rows: number, cols: number, ignoreIndex: number, precision: Precision): FloatArray {
-  const loss = newFloat(precision, rows);
+  const loss = uninitFloat(precision, rows);
   for (let r = 0; r < rows; r++) {
     const t = target[r];
-    if (t === ignoreIndex) continue;
+    if (t === ignoreIndex) {
+      loss[r] = 0;
+      continue;
+    }
     checkTarget('crossEntropy', t, r, cols);
     const b = r * cols;
     loss[r] = rowLse(x, b, cols) - x[b + t];
@@ -81,12 +84,15 @@ export function crossEntropy(x: FloatArray, target: Int32Array, rows: number, co
 export function crossEntropyBackward(
   x: FloatArray, target: Int32Array, gRow: FloatArray, rows: number, cols: number, ignoreIndex: number, precision: Precision,
 ): FloatArray {
-  const dx = newFloat(precision, rows * cols);
+  const dx = uninitFloat(precision, rows * cols);
   for (let r = 0; r < rows; r++) {
     const t = target[r];
-    if (t === ignoreIndex) continue;
-    checkTarget('crossEntropyBackward', t, r, cols);
     const b = r * cols;
+    if (t === ignoreIndex) {
+      dx.fill(0, b, b + cols);
+      continue;
+    }
+    checkTarget('crossEntropyBackward', t, r, cols);
     const lse = rowLse(x, b, cols);
     const g = gRow[r];
     for (let i = 0; i < cols; i++) dx[b + i] = (Math.exp(x[b + i] - lse) - (i === t ? 1 : 0)) * g;
@@ -95,7 +101,7 @@ export function crossEntropyBackward(
 }
 
 export function rmsnorm(x: FloatArray, w: FloatArray, rows: number, cols: number, eps: number, precision: Precision): FloatArray {
-  const y = newFloat(precision, rows * cols);
+  const y = uninitFloat(precision, rows * cols);
   for (let r = 0; r < rows; r++) {
     const b = r * cols;
     let ss = 0;
@@ -113,7 +119,7 @@ export function rmsnorm(x: FloatArray, w: FloatArray, rows: number, cols: number
 export function rmsnormBackward(
   x: FloatArray, w: FloatArray, g: FloatArray, rows: number, cols: number, eps: number, precision: Precision,
 ): { dx: FloatArray; dw: FloatArray } {
-  const dx = newFloat(precision, rows * cols);
+  const dx = uninitFloat(precision, rows * cols);
   const dwAcc = new Float64Array(cols);
   for (let r = 0; r < rows; r++) {
     const b = r * cols;
@@ -133,7 +139,7 @@ export function rmsnormBackward(
       dwAcc[i] += gi * v * s;
     }
   }
-  const dw = newFloat(precision, cols);
+  const dw = uninitFloat(precision, cols);
   dw.set(dwAcc);
   return { dx, dw };
 }
@@ -153,7 +159,7 @@ export function rope(x: FloatArray, p: RopeParams, precision: Precision): FloatA
       sin[ti * half + j] = sgn * Math.sin(a);
     }
   }
-  const y = newFloat(precision, x.length);
+  const y = uninitFloat(precision, x.length);
   // Interleaved pairs (2j, 2j+1); half pairs (j, j + d/2).
   const stride = layout === 'interleaved' ? 2 : 1;
   const partner = layout === 'interleaved' ? 1 : half;

@@ -4,7 +4,7 @@
  * only here.
  */
 import { f32ToF16Bits, type DType, type TypedArray } from '../../dtype.js';
-import { f16Lut, newArray, newFloat, type FloatArray, type Precision, type RView } from './storage.js';
+import { f16Lut, uninitArray, uninitFloat, type FloatArray, type Precision, type RView } from './storage.js';
 
 export function numelOf(shape: readonly number[]): number {
   let n = 1;
@@ -138,14 +138,14 @@ export function gatherInto(v: RView, out: TypedArray): void {
 export function contiguous(v: RView, precision: Precision): TypedArray {
   const n = numelOf(v.shape);
   if (isContiguousView(v)) return v.data.subarray(v.offset, v.offset + n);
-  const out = newArray(precision, v.dtype, n);
+  const out = uninitArray(precision, v.dtype, n);
   gatherInto(v, out);
   return out;
 }
 
 /** A fresh contiguous copy of a view in its own dtype. */
 export function contiguousCopy(v: RView, precision: Precision): TypedArray {
-  const out = newArray(precision, v.dtype, numelOf(v.shape));
+  const out = uninitArray(precision, v.dtype, numelOf(v.shape));
   gatherInto(v, out);
   return out;
 }
@@ -154,7 +154,7 @@ export function contiguousCopy(v: RView, precision: Precision): TypedArray {
 export function floatValues(v: RView, precision: Precision): FloatArray {
   if (v.dtype === 'f32') return contiguous(v, precision) as FloatArray;
   const raw = contiguous(v, precision);
-  const out = newFloat(precision, raw.length);
+  const out = uninitFloat(precision, raw.length);
   if (v.dtype === 'f16') {
     const lut = f16Lut();
     for (let i = 0; i < raw.length; i++) out[i] = lut[raw[i]];
@@ -168,7 +168,7 @@ export function floatValues(v: RView, precision: Precision): FloatArray {
 export function castCopy(v: RView, dtype: DType, precision: Precision): TypedArray {
   if (v.dtype === dtype) return contiguousCopy(v, precision);
   const n = numelOf(v.shape);
-  const out = newArray(precision, dtype, n);
+  const out = uninitArray(precision, dtype, n);
   const vals = v.dtype === 'i32' ? contiguous(v, precision) : floatValues(v, precision);
   if (dtype === 'f16') {
     for (let i = 0; i < n; i++) out[i] = f32ToF16Bits(vals[i]);
