@@ -33,7 +33,7 @@ function runParts(parts: Part[], threads: number, store: (p: Part, c: number, ld
   parts.forEach((p, i) => {
     const pl = plans[i];
     const a = place(p.a, pl.la, p.M, p.K, MR, mem, at);
-    const b = place(p.b, pl.lb, p.N, p.K, NR, mem, at + pl.aFloats);
+    const b = place(p.b, 'packed', p.N, p.K, NR, mem, at + pl.aFloats);
     at += pl.aFloats + pl.bFloats;
     cAt.push(at);
     batch.add(callOf(a, b, at, p, pl));

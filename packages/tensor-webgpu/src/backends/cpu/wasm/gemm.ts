@@ -57,7 +57,7 @@ export function gemmF32(
         at += pl.aFloats;
       }
       if (b === null || sb0 !== 0) {
-        b = place({ ...p.b, off: bOff + bi * sb0 }, pl.lb, N, K, NR, mem, at);
+        b = place({ ...p.b, off: bOff + bi * sb0 }, 'packed', N, K, NR, mem, at);
         at += pl.bFloats;
       }
       cAt.push(at);

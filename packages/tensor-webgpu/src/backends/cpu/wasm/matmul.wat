@@ -6,7 +6,8 @@
 ;;   B element (k, 8q + c) at bp + q*qb + k*kbs + 4c    (Q panels of 8 columns; each 8-float row slice 16-byte aligned)
 ;;   C element (i, j)      at cp + i*ldc + 4j            (4P rows x 8Q columns, padded; the caller copies the valid part out)
 ;; Packed panels (pack.ts) are ra = 4, ka = 16, pa = 16K and kbs = 32, qb = 32K: each panel slice is contiguous.
-;; Row-major operands copied in whole rows are ra = lda, ka = 4, pa = 4*lda and kbs = ldb, qb = 32.
+;; A row-major A copied in whole rows (place.ts) is ra = lda, ka = 4, pa = 4*lda. (A row-major B, kbs = ldb and
+;; qb = 32, works too, but measured no faster than packing, so place.ts packs every B.)
 ;; A call may cover a sub-rectangle of panels (offset ap/bp/cp, smaller P/Q, the full problem's strides): each C
 ;; tile is computed the same way whatever rectangle it belongs to, so splitting work between threads
 ;; leaves the result bit-identical.
