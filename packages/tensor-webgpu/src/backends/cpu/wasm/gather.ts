@@ -23,17 +23,22 @@ function runParts(parts: Part[], threads: number, store: (p: Part, c: number, ld
   const kern = wasmGemm();
   if (kern === null) return false;
   const plans = parts.map(plan);
+  // The staging area (place.ts) comes first, shared by all parts.
   let floats = 0;
-  for (const pl of plans) floats += pl.aFloats + pl.bFloats + pl.cFloats;
-  const mem = memoryF32(kern, DATA_AT + floats * 4);
+  let stage = 0;
+  for (const pl of plans) {
+    floats += pl.aFloats + pl.bFloats + pl.cFloats;
+    stage = Math.max(stage, pl.stage);
+  }
+  const mem = memoryF32(kern, DATA_AT + (stage + floats) * 4);
   if (mem === null) return false;
   const batch = new Batch();
   const cAt: number[] = [];
-  let at = DATA_AT / 4;
+  let at = DATA_AT / 4 + stage;
   parts.forEach((p, i) => {
     const pl = plans[i];
-    const a = place(p.a, pl.la, p.M, p.K, MR, mem, at);
-    const b = place(p.b, 'packed', p.N, p.K, NR, mem, at + pl.aFloats);
+    const a = place(kern, p.a, pl.la, p.M, p.K, MR, mem, at, DATA_AT / 4);
+    const b = place(kern, p.b, pl.lb, p.N, p.K, NR, mem, at + pl.aFloats, DATA_AT / 4);
     at += pl.aFloats + pl.bFloats;
     cAt.push(at);
     batch.add(callOf(a, b, at, p, pl));

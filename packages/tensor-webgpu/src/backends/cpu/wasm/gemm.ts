@@ -41,23 +41,24 @@ export function gemmF32(
   const pl = plan(p);
   const per = pl.aFloats + pl.bFloats + pl.cFloats;
   const group = Math.max(1, Math.min(Bn, Math.floor(GROUP_FLOATS / per)));
-  const mem = memoryF32(kern, DATA_AT + group * per * 4);
+  // The staging area (place.ts) comes first; the operands and results of a group follow it.
+  const mem = memoryF32(kern, DATA_AT + (pl.stage + group * per) * 4);
   if (mem === null) return false;
   for (let b0 = 0; b0 < Bn; b0 += group) {
     const g = Math.min(group, Bn - b0);
     const batch = new Batch();
     const cAt: number[] = [];
-    let at = DATA_AT / 4;
+    let at = DATA_AT / 4 + pl.stage;
     let a: Placed | null = null;
     let b: Placed | null = null;
     for (let bi = b0; bi < b0 + g; bi++) {
       // A stride-0 (broadcast) batch dim places its operand only once.
       if (a === null || sa0 !== 0) {
-        a = place({ ...p.a, off: aOff + bi * sa0 }, pl.la, M, K, MR, mem, at);
+        a = place(kern, { ...p.a, off: aOff + bi * sa0 }, pl.la, M, K, MR, mem, at, DATA_AT / 4);
         at += pl.aFloats;
       }
       if (b === null || sb0 !== 0) {
-        b = place({ ...p.b, off: bOff + bi * sb0 }, 'packed', N, K, NR, mem, at);
+        b = place(kern, { ...p.b, off: bOff + bi * sb0 }, pl.lb, N, K, NR, mem, at, DATA_AT / 4);
         at += pl.bFloats;
       }
       cAt.push(at);

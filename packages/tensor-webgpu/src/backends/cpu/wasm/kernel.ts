@@ -28,11 +28,16 @@ export type GemmFn = (
   pa: number, ra: number, ka: number, qb: number, kbs: number,
 ) => void;
 
+/** Packs row-major rows (ld bytes apart) into panels at dst: pack4 4P rows over K, pack8 K rows of 8Q floats. */
+export type PackFn = (src: number, ld: number, dst: number, panels: number, K: number) => void;
+
 export interface Kernel {
   memory: WebAssembly.Memory;
   /** The compiled shared-memory module (workers instantiate it on the same memory); null when unshared. */
   sharedModule: WebAssembly.Module | null;
   gemm: GemmFn;
+  pack4: PackFn;
+  pack8: PackFn;
   /** Int32 view of the control block and task table (never moves: it lies in the first page). */
   ctl: Int32Array;
 }
@@ -82,8 +87,8 @@ function instantiate(): Kernel | null {
 }
 
 function make(module: WebAssembly.Module, memory: WebAssembly.Memory, sharedModule: WebAssembly.Module | null): Kernel {
-  const ex = new WebAssembly.Instance(module, { env: { memory } }).exports as unknown as { gemm: GemmFn };
-  return { memory, sharedModule, gemm: ex.gemm, ctl: new Int32Array(memory.buffer, 0, DATA_AT / 4) };
+  const ex = new WebAssembly.Instance(module, { env: { memory } }).exports as unknown as Pick<Kernel, 'gemm' | 'pack4' | 'pack8'>;
+  return { memory, sharedModule, gemm: ex.gemm, pack4: ex.pack4, pack8: ex.pack8, ctl: new Int32Array(memory.buffer, 0, DATA_AT / 4) };
 }
 
 /** The instantiated kernel, or null where WebAssembly (or its SIMD proposal) is unavailable. */

@@ -118,4 +118,80 @@
             (br $qloop)))
         (local.set $k0 (i32.add (local.get $k0) (local.get $kc)))
         (br $kloop))))
+
+  ;; Packs row-major rows (ld bytes apart, 4P of them, zero padding rows included) into A panels at dst:
+  ;; dst[p*4K + 4k + r] = row(4p + r)[k]. Four rows' next four floats are transposed in registers (8 shuffles),
+  ;; so the pass runs at about memory speed where the JS loop of pack.ts moves one float at a time.
+  (func (export "pack4") (param $src i32) (param $ld i32) (param $dst i32) (param $P i32) (param $K i32)
+    (local $r0 i32) (local $r1 i32) (local $r2 i32) (local $r3 i32) (local $end i32) (local $end4 i32)
+    (local $t0 v128) (local $t1 v128) (local $t2 v128) (local $t3 v128)
+    (local $a v128) (local $b v128) (local $c v128) (local $d v128)
+    (block $pdone
+      (loop $p
+        (br_if $pdone (i32.eqz (local.get $P)))
+        (local.set $r0 (local.get $src))
+        (local.set $r1 (i32.add (local.get $r0) (local.get $ld)))
+        (local.set $r2 (i32.add (local.get $r1) (local.get $ld)))
+        (local.set $r3 (i32.add (local.get $r2) (local.get $ld)))
+        (local.set $end (i32.add (local.get $r0) (i32.shl (local.get $K) (i32.const 2))))
+        (local.set $end4 (i32.sub (local.get $end) (i32.const 12)))
+        (block $vdone
+          (loop $v
+            (br_if $vdone (i32.ge_u (local.get $r0) (local.get $end4)))
+            (local.set $a (v128.load (local.get $r0)))
+            (local.set $b (v128.load (local.get $r1)))
+            (local.set $c (v128.load (local.get $r2)))
+            (local.set $d (v128.load (local.get $r3)))
+            ;; t0 = a0 b0 a1 b1, t1 = c0 d0 c1 d1, t2 = a2 b2 a3 b3, t3 = c2 d2 c3 d3
+            (local.set $t0 (i8x16.shuffle 0 1 2 3 16 17 18 19 4 5 6 7 20 21 22 23 (local.get $a) (local.get $b)))
+            (local.set $t1 (i8x16.shuffle 0 1 2 3 16 17 18 19 4 5 6 7 20 21 22 23 (local.get $c) (local.get $d)))
+            (local.set $t2 (i8x16.shuffle 8 9 10 11 24 25 26 27 12 13 14 15 28 29 30 31 (local.get $a) (local.get $b)))
+            (local.set $t3 (i8x16.shuffle 8 9 10 11 24 25 26 27 12 13 14 15 28 29 30 31 (local.get $c) (local.get $d)))
+            (v128.store (local.get $dst) (i8x16.shuffle 0 1 2 3 4 5 6 7 16 17 18 19 20 21 22 23 (local.get $t0) (local.get $t1)))
+            (v128.store offset=16 (local.get $dst) (i8x16.shuffle 8 9 10 11 12 13 14 15 24 25 26 27 28 29 30 31 (local.get $t0) (local.get $t1)))
+            (v128.store offset=32 (local.get $dst) (i8x16.shuffle 0 1 2 3 4 5 6 7 16 17 18 19 20 21 22 23 (local.get $t2) (local.get $t3)))
+            (v128.store offset=48 (local.get $dst) (i8x16.shuffle 8 9 10 11 12 13 14 15 24 25 26 27 28 29 30 31 (local.get $t2) (local.get $t3)))
+            (local.set $r0 (i32.add (local.get $r0) (i32.const 16)))
+            (local.set $r1 (i32.add (local.get $r1) (i32.const 16)))
+            (local.set $r2 (i32.add (local.get $r2) (i32.const 16)))
+            (local.set $r3 (i32.add (local.get $r3) (i32.const 16)))
+            (local.set $dst (i32.add (local.get $dst) (i32.const 64)))
+            (br $v)))
+        ;; K mod 4 tail, one float of each row per step
+        (block $sdone
+          (loop $s
+            (br_if $sdone (i32.ge_u (local.get $r0) (local.get $end)))
+            (f32.store (local.get $dst) (f32.load (local.get $r0)))
+            (f32.store offset=4 (local.get $dst) (f32.load (local.get $r1)))
+            (f32.store offset=8 (local.get $dst) (f32.load (local.get $r2)))
+            (f32.store offset=12 (local.get $dst) (f32.load (local.get $r3)))
+            (local.set $r0 (i32.add (local.get $r0) (i32.const 4)))
+            (local.set $r1 (i32.add (local.get $r1) (i32.const 4)))
+            (local.set $r2 (i32.add (local.get $r2) (i32.const 4)))
+            (local.set $r3 (i32.add (local.get $r3) (i32.const 4)))
+            (local.set $dst (i32.add (local.get $dst) (i32.const 16)))
+            (br $s)))
+        (local.set $src (i32.add (local.get $src) (i32.shl (local.get $ld) (i32.const 2))))
+        (local.set $P (i32.sub (local.get $P) (i32.const 1)))
+        (br $p))))
+
+  ;; Packs K row-major rows of 8Q floats (ld bytes apart) into B panels at dst: dst[q*8K + 8k + c] = row(k)[8q + c].
+  (func (export "pack8") (param $src i32) (param $ld i32) (param $dst i32) (param $Q i32) (param $K i32)
+    (local $s i32) (local $end i32)
+    (block $qdone
+      (loop $q
+        (br_if $qdone (i32.eqz (local.get $Q)))
+        (local.set $s (local.get $src))
+        (local.set $end (i32.add (local.get $dst) (i32.shl (local.get $K) (i32.const 5))))
+        (block $kdone
+          (loop $k
+            (br_if $kdone (i32.ge_u (local.get $dst) (local.get $end)))
+            (v128.store (local.get $dst) (v128.load (local.get $s)))
+            (v128.store offset=16 (local.get $dst) (v128.load offset=16 (local.get $s)))
+            (local.set $s (i32.add (local.get $s) (local.get $ld)))
+            (local.set $dst (i32.add (local.get $dst) (i32.const 32)))
+            (br $k)))
+        (local.set $src (i32.add (local.get $src) (i32.const 32)))
+        (local.set $Q (i32.sub (local.get $Q) (i32.const 1)))
+        (br $q))))
 )

@@ -1,12 +1,13 @@
 /**
  * Placing GEMM operands in the kernel's memory. An operand whose rows are contiguous in the source is copied
- * row by row with TypedArray.prototype.set (memcpy speed) and the kernel reads it row-major; anything else is
- * packed into panels by the JS loop of pack.ts. Row-major reads cost the kernel cache and TLB locality where an
- * operand is swept many times (see `layoutA`), so the choice is made per product shape. B is always packed:
- * copying its rows whole (read by the kernel with a row stride) measured no faster than packing them, the
- * kernel being a little slower on them (MoE weight gradients, [4 x rows] @ [rows x 1024], 1 thread).
+ * row by row with TypedArray.prototype.set (memcpy speed), then either read row-major by the kernel ('lanes',
+ * A only) or repacked into panels by the module's SIMD pack4/pack8 ('staged'); anything else is packed by the
+ * JS loop of pack.ts ('packed'), which moves one float at a time. Row-major reads cost the kernel cache and TLB
+ * locality where an operand is swept many times (see `layoutA`), so the choice is made per product shape. B is
+ * never read row-major: that measured no faster than packing it (MoE weight gradients, [4 x rows] @ [rows x
+ * 1024], 1 thread), as the kernel's B slice no longer stays in L1.
  */
-import { KB, MR, NR } from './kernel.js';
+import { KB, MR, NR, type Kernel } from './kernel.js';
 import { packPanels, type Operand } from './pack.js';
 import type { Call } from './pool.js';
 
@@ -21,8 +22,11 @@ export interface Placed {
   step: number;
 }
 
-/** packed: panels of W lanes interleaved along K (pack.ts). lanes: each lane (a row of A) copied whole, ld = K. */
-export type Layout = 'packed' | 'lanes';
+/**
+ * packed: panels of W lanes interleaved along K, packed by pack.ts. staged: the same panels, rows copied to a
+ * staging area and packed there by the module. lanes: each lane (a row of A) copied whole, ld = K.
+ */
+export type Layout = 'packed' | 'staged' | 'lanes';
 
 /** Rows shorter than this are packed: one `set` per row costs more than the loop for them. */
 const MIN_ROW = 16;
@@ -33,29 +37,62 @@ const MIN_ROW = 16;
  * than packing cost, so there it is packed unless swept at most twice.
  */
 export function layoutA(o: Operand, M: number, K: number, bPanels: number): Layout {
-  const rows = o.sK === 1 && !o.steps && K >= MIN_ROW;
-  return rows && (K <= KB || bPanels <= 2) ? 'lanes' : 'packed';
+  if (o.sK !== 1 || o.steps || K < MIN_ROW) return 'packed';
+  return K <= KB || bPanels <= 2 ? 'lanes' : 'staged';
+}
+
+/** The layout of B: staged where its rows (K steps) are contiguous along N. */
+export function layoutB(o: Operand, N: number): Layout {
+  return o.sLane === 1 && !o.lanes && N >= MIN_ROW ? 'staged' : 'packed';
 }
 
 function padded(L: number, W: number): number {
   return Math.ceil(L / W) * W;
 }
 
-/** Writes the operand (L lanes over K) at float offset d0 of mem in `layout`; returns how the kernel walks it. */
-export function place(o: Operand, layout: Layout, L: number, K: number, W: 4 | 8, mem: Float32Array, d0: number): Placed {
-  const { data, off, sLane } = o;
-  if (layout === 'packed') {
-    packPanels(o, L, K, W, mem, d0);
-    return { at: d0 * 4, panel: W * K * 4, lane: 4, step: W * 4 };
+/**
+ * Copies rows of the operand into mem at float offset d0, ld floats apart, zeroing padding up to `rows` x `width`:
+ * row r holds `len` floats from data[off + row(r) * stride], with row(r) = list[r] when given, else r.
+ */
+function copyRows(
+  o: Operand, list: Int32Array | null | undefined, stride: number, count: number, len: number,
+  rows: number, width: number, mem: Float32Array, d0: number,
+): void {
+  const { data, off } = o;
+  // Padding is zeroed: leftover bytes could be subnormal floats, which are slow on x86.
+  if (!list && stride === len && width === len) mem.set(data.subarray(off, off + count * len), d0);
+  else for (let r = 0; r < count; r++) {
+    const s = off + (list ? list[r] : r) * stride;
+    mem.set(data.subarray(s, s + len), d0 + r * width);
+    if (width > len) mem.fill(0, d0 + r * width + len, d0 + (r + 1) * width);
   }
-  // Padding lanes are zeroed all the same: leftover bytes could be subnormal floats, which are slow on x86.
-  if (!o.lanes && sLane === K) mem.set(data.subarray(off, off + L * K), d0);
-  else for (let i = 0; i < L; i++) {
-    const s = off + (o.lanes ? o.lanes[i] : i) * sLane;
-    mem.set(data.subarray(s, s + K), d0 + i * K);
+  mem.fill(0, d0 + count * width, d0 + rows * width);
+}
+
+/** Staging floats an operand of L lanes over K needs in `layout` (the rows before their repacking). */
+export function stageFloats(layout: Layout, L: number, K: number, W: 4 | 8): number {
+  return layout === 'staged' ? padded(L, W) * K : 0;
+}
+
+/**
+ * Writes the operand (L lanes over K) at float offset d0 of mem in `layout`; returns how the kernel walks it.
+ * 'staged' uses mem from float offset `stage` (stageFloats of room) as scratch.
+ */
+export function place(
+  kern: Kernel, o: Operand, layout: Layout, L: number, K: number, W: 4 | 8, mem: Float32Array, d0: number, stage: number,
+): Placed {
+  const packed = { at: d0 * 4, panel: W * K * 4, lane: 4, step: W * 4 };
+  const Lp = padded(L, W);
+  if (layout === 'packed') packPanels(o, L, K, W, mem, d0);
+  else if (layout === 'lanes') copyRows(o, o.lanes, o.sLane, L, K, Lp, K, mem, d0);
+  else if (W === MR) {
+    copyRows(o, o.lanes, o.sLane, L, K, Lp, K, mem, stage);
+    kern.pack4(stage * 4, K * 4, d0 * 4, Lp / W, K);
+  } else {
+    copyRows(o, o.steps, o.sK, K, L, K, Lp, mem, stage);
+    kern.pack8(stage * 4, Lp * 4, d0 * 4, Lp / W, K);
   }
-  mem.fill(0, d0 + L * K, d0 + padded(L, W) * K);
-  return { at: d0 * 4, panel: W * K * 4, lane: K * 4, step: 4 };
+  return layout === 'lanes' ? { at: d0 * 4, panel: W * K * 4, lane: K * 4, step: 4 } : packed;
 }
 
 /** One product C [M x N] = A [M x K] @ B [K x N]: A's lanes are rows, B's lanes are columns. */
@@ -67,9 +104,11 @@ export interface Product {
   K: number;
 }
 
-/** Layouts and float sizes of a product's operands and padded C (ldc floats per row). */
+/** Layouts and float sizes of a product's operands, padded C (ldc floats per row) and staging area. */
 export interface Plan {
   la: Layout;
+  lb: Layout;
+  stage: number;
   aFloats: number;
   bFloats: number;
   cFloats: number;
@@ -80,8 +119,11 @@ export function plan(p: Product): Plan {
   const P = Math.ceil(p.M / MR);
   const Q = Math.ceil(p.N / NR);
   const ldc = Q * NR;
+  const la = layoutA(p.a, p.M, p.K, Q);
+  const lb = layoutB(p.b, p.N);
   return {
-    la: layoutA(p.a, p.M, p.K, Q), ldc,
+    la, lb, ldc,
+    stage: Math.max(stageFloats(la, p.M, p.K, MR), stageFloats(lb, p.N, p.K, NR)),
     // Multiples of 4 floats, keeping every placed operand 16-byte aligned.
     aFloats: padded(p.M, MR) * p.K,
     bFloats: padded(p.N, NR) * p.K,
