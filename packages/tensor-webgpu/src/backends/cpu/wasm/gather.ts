@@ -1,7 +1,8 @@
 /**
  * The mixture-of-experts products on the WebAssembly kernel: each expert's rows are gathered straight into
- * packed panels (no intermediate copy), all experts run as one batch (so threads share out the experts),
- * and results are scattered back. Rows of expert j are rows[start[j] .. start[j + 1]) in increasing order.
+ * the kernel's memory (place.ts: whole rows copied, or packed into panels), all experts run as one batch (so
+ * threads share out the experts), and results are scattered back. Rows of expert j are
+ * rows[start[j] .. start[j + 1]) in increasing order.
  */
 import { DATA_AT, MR, NR, memoryF32, wasmGemm } from './kernel.js';
 import { copyOut, copyOutTransposed, type Operand, type Src } from './pack.js';

@@ -1,10 +1,9 @@
 /**
  * f32 matmul through the WebAssembly SIMD128 kernel in matmul.wat (embedded as matmul.wasm.ts). Operands are
  * copied or packed straight into the kernel's memory (place.ts; absorbing strides, transposes and broadcast
- * batches), the kernel
- * computes a padded C there (on several threads when the product is large, see pool.ts), and the valid
- * M x N blocks are copied out. Where WebAssembly SIMD is unavailable `wasmGemm()` returns null and the
- * caller keeps its TypeScript path.
+ * batches), the kernel computes a padded C there (on several threads when the product is large, see pool.ts),
+ * and the valid M x N blocks are copied out. Where WebAssembly SIMD is unavailable `wasmGemm()` returns null
+ * and the caller keeps its TypeScript path.
  */
 import { DATA_AT, MR, NR, memoryF32, wasmGemm } from './kernel.js';
 import { copyOut, type Src } from './pack.js';

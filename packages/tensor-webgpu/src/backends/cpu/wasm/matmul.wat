@@ -7,7 +7,7 @@
 ;;   C element (i, j)      at cp + i*ldc + 4j            (4P rows x 8Q columns, padded; the caller copies the valid part out)
 ;; Packed panels (pack.ts) are ra = 4, ka = 16, pa = 16K and kbs = 32, qb = 32K: each panel slice is contiguous.
 ;; A row-major A copied in whole rows (place.ts) is ra = lda, ka = 4, pa = 4*lda. (A row-major B, kbs = ldb and
-;; qb = 32, works too, but measured no faster than packing, so place.ts packs every B.)
+;; qb = 32, works too, but measured no faster than panels, so place.ts always hands B over in panels.)
 ;; A call may cover a sub-rectangle of panels (offset ap/bp/cp, smaller P/Q, the full problem's strides): each C
 ;; tile is computed the same way whatever rectangle it belongs to, so splitting work between threads
 ;; leaves the result bit-identical.

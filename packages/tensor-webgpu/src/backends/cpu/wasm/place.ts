@@ -28,13 +28,13 @@ export interface Placed {
  */
 export type Layout = 'packed' | 'staged' | 'lanes';
 
-/** Rows shorter than this are packed: one `set` per row costs more than the loop for them. */
+/** Rows shorter than this are packed by the JS loop: each `set` call has a fixed cost that short rows do not repay. */
 const MIN_ROW = 16;
 
 /**
- * The layout of A, whose rows are swept once per B panel (`bPanels` times). Row-major A read across several K
- * blocks (K > KB) made [2048 x 1024] @ [1024 x 256] 8-10% slower in the kernel (4 rows of a tile on 4 pages)
- * than packing cost, so there it is packed unless swept at most twice.
+ * The layout of A, whose rows are swept once per B panel (`bPanels` times). Read row-major across several K
+ * blocks (K > KB), A made [2048 x 1024] @ [1024 x 256] about 10% slower in the kernel (the 4 rows of a tile lie
+ * on 4 pages) than its packing costs, so there it goes into panels unless swept at most twice.
  */
 export function layoutA(o: Operand, M: number, K: number, bPanels: number): Layout {
   if (o.sK !== 1 || o.steps || K < MIN_ROW) return 'packed';
@@ -51,7 +51,7 @@ function padded(L: number, W: number): number {
 }
 
 /**
- * Copies rows of the operand into mem at float offset d0, ld floats apart, zeroing padding up to `rows` x `width`:
+ * Copies rows of the operand into mem at float offset d0, `width` floats apart, zeroing padding up to `rows` rows:
  * row r holds `len` floats from data[off + row(r) * stride], with row(r) = list[r] when given, else r.
  */
 function copyRows(
