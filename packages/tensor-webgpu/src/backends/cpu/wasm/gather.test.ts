@@ -30,8 +30,9 @@ function expectNearOracle(got: Float32Array, want: Float64Array, K: number, what
 afterEach(() => setWasmGemmForTest(undefined));
 
 describe('mixture-of-experts kernels on the wasm gemm', () => {
-  const ks = [1, 3, 4, 5, 9, 17];
-  const ns = [1, 4, 5, 8, 13];
+  // k and n from 16 up reach the row-copy layouts of place.ts (gathered rows of x in A, of g or x in B).
+  const ks = [1, 3, 4, 5, 9, 17, 40];
+  const ns = [1, 4, 5, 8, 13, 19];
   const routes: [number, number[]][] = [[1, [0]], [7, [2]], [50, [0, 2, 3]], [33, [0, 1, 2, 3, 4]]];
   /** Every (k, n, m, experts used) combination, with a fresh seed each. */
   function eachShape(body: (k: number, n: number, m: number, used: number[], seed: number) => void): void {

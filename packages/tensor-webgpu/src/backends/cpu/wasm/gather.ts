@@ -1,10 +1,12 @@
 /**
  * The mixture-of-experts products on the WebAssembly kernel: each expert's rows are gathered straight into
- * packed panels (no intermediate copy), all experts run as one batch (so threads share out the experts),
- * and results are scattered back. Rows of expert j are rows[start[j] .. start[j + 1]) in increasing order.
+ * the kernel's memory (place.ts: whole rows copied, or packed into panels), all experts run as one batch (so
+ * threads share out the experts), and results are scattered back. Rows of expert j are
+ * rows[start[j] .. start[j + 1]) in increasing order.
  */
-import { DATA_AT, MR, NR, memoryF32, panelFloats, wasmGemm } from './kernel.js';
-import { copyOut, copyOutTransposed, packPanels, type Operand, type Src } from './pack.js';
+import { DATA_AT, MR, NR, memoryF32, wasmGemm } from './kernel.js';
+import { copyOut, copyOutTransposed, type Operand, type Src } from './pack.js';
+import { callOf, place, plan, type Product } from './place.js';
 import { Batch } from './pool.js';
 
 export interface Groups {
@@ -12,41 +14,39 @@ export interface Groups {
   rows: Int32Array;
 }
 
-/** One expert's product: C [L x N padded] = A (L lanes over K) @ B (K x N). */
-interface Part {
+/** One expert's product: C [M x N padded] = A (M lanes over K) @ B (K x N). */
+interface Part extends Product {
   expert: number;
-  a: Operand;
-  b: Operand;
-  M: number;
-  N: number;
-  K: number;
 }
 
-/** Packs every part, runs them as one batch, and hands each padded C (float offset, ldc) to `store`. */
+/** Places every part, runs them as one batch, and hands each padded C (float offset, ldc) to `store`. */
 function runParts(parts: Part[], threads: number, store: (p: Part, c: number, ldc: number, mem: Float32Array) => void): boolean {
   const kern = wasmGemm();
   if (kern === null) return false;
+  const plans = parts.map(plan);
+  // The staging area (place.ts) comes first, shared by all parts.
   let floats = 0;
-  for (const p of parts) floats += panelFloats(p.M, p.K, MR) + panelFloats(p.N, p.K, NR) + Math.ceil(p.M / MR) * MR * Math.ceil(p.N / NR) * NR;
-  const mem = memoryF32(kern, DATA_AT + floats * 4);
+  let stage = 0;
+  for (const pl of plans) {
+    floats += pl.aFloats + pl.bFloats + pl.cFloats;
+    stage = Math.max(stage, pl.stage);
+  }
+  const mem = memoryF32(kern, DATA_AT + (stage + floats) * 4);
   if (mem === null) return false;
   const batch = new Batch();
   const cAt: number[] = [];
-  let at = DATA_AT / 4;
-  for (const p of parts) {
-    const a = at;
-    packPanels(p.a, p.M, p.K, MR, mem, a);
-    at += panelFloats(p.M, p.K, MR);
-    const b = at;
-    packPanels(p.b, p.N, p.K, NR, mem, b);
-    at += panelFloats(p.N, p.K, NR);
-    const Np = Math.ceil(p.N / NR) * NR;
+  let at = DATA_AT / 4 + stage;
+  parts.forEach((p, i) => {
+    const pl = plans[i];
+    const a = place(kern, p.a, pl.la, p.M, p.K, MR, mem, at, DATA_AT / 4);
+    const b = place(kern, p.b, pl.lb, p.N, p.K, NR, mem, at + pl.aFloats, DATA_AT / 4);
+    at += pl.aFloats + pl.bFloats;
     cAt.push(at);
-    batch.add(a * 4, b * 4, at * 4, Math.ceil(p.M / MR), Np / NR, p.K, Np * 4);
-    at += Math.ceil(p.M / MR) * MR * Np;
-  }
+    batch.add(callOf(a, b, at, p, pl));
+    at += pl.cFloats;
+  });
   batch.run(kern, threads);
-  parts.forEach((p, i) => store(p, cAt[i], Math.ceil(p.N / NR) * NR, mem));
+  parts.forEach((p, i) => store(p, cAt[i], plans[i].ldc, mem));
   return true;
 }
 
@@ -72,19 +72,10 @@ export function gatherGemmF32(
   x: Src, w: Src, wOff: number, ws0: number, ws1: number, ws2: number,
   groups: Groups, k: number, n: number, e: number, out: Float32Array, threads: number,
 ): boolean {
-  const xRows = (rows: Int32Array): Operand => ({ data: x, off: 0, sLane: k, sK: 1, lanes: rows });
-  if (n <= MR) {
-    // Thin (LoRA down-projection) weights: out^T = w^T @ x^T fills the MR-row A panel exactly, where
-    // out = x @ w would leave half of an NR-column B panel as padding.
-    const parts = partsOf(groups, e, (rows, j) => ({
-      a: { data: w, off: wOff + j * ws0, sLane: ws2, sK: ws1 },
-      b: xRows(rows),
-      M: n, N: rows.length, K: k,
-    }));
-    return runParts(parts, threads, (p, c, ldc, mem) => copyOutTransposed(mem, c, ldc, n, p.N, out, 0, n, rowsOf(groups, p.expert)));
-  }
+  // Thin (LoRA down-projection) weights run untransposed too, half of the B panel being padding: the gathered
+  // rows are then copied whole (place.ts), which costs far less than packing them as the columns of x^T.
   const parts = partsOf(groups, e, (rows, j) => ({
-    a: xRows(rows),
+    a: { data: x, off: 0, sLane: k, sK: 1, lanes: rows },
     b: { data: w, off: wOff + j * ws0, sLane: ws2, sK: ws1 },
     M: rows.length, N: n, K: k,
   }));
@@ -101,7 +92,8 @@ export function gatherGemmGradWF32(
   const xs = (rows: Int32Array): Operand => ({ data: x, off: 0, sLane: 1, sK: k, steps: rows });
   const gs = (rows: Int32Array): Operand => ({ data: g, off: 0, sLane: 1, sK: n, steps: rows });
   if (n <= MR && k > n) {
-    // Thin gradients (LoRA down-projection): out[j]^T = g_j^T @ x_j, as in gatherGemmF32.
+    // Thin gradients (LoRA down-projection): out[j]^T = g_j^T @ x_j fills the MR-row A panel exactly, where
+    // x_j^T @ g_j would leave half of the NR-column B panel as padding; x_j's rows are copied whole either way.
     const parts = partsOf(groups, e, (rows) => ({ a: gs(rows), b: xs(rows), M: n, N: k, K: rows.length }));
     return runParts(parts, threads, (p, c, ldc, mem) => copyOutTransposed(mem, c, ldc, n, k, out, p.expert * k * n, n));
   }

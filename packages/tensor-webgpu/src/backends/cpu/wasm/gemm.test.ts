@@ -1,36 +1,9 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { f32ToF16Bits } from '../../../dtype.js';
-import { Generator } from '../../../random.js';
 import { matmul } from '../matmul.js';
 import type { RView } from '../storage.js';
 import { gemmF32, setWasmGemmForTest, wasmGemm } from './gemm.js';
-
-function rand(n: number, seed: number): Float32Array {
-  const g = new Generator(seed);
-  return Float32Array.from({ length: n }, () => g.uniform() * 2 - 1);
-}
-
-/** Naive triple loop in doubles over element accessors. */
-function naive(M: number, N: number, K: number, a: (i: number, k: number) => number, b: (k: number, j: number) => number): Float64Array {
-  const C = new Float64Array(M * N);
-  for (let i = 0; i < M; i++) {
-    for (let j = 0; j < N; j++) {
-      let s = 0;
-      for (let k = 0; k < K; k++) s += a(i, k) * b(k, j);
-      C[i * N + j] = s;
-    }
-  }
-  return C;
-}
-
-/** |got - want| within f32 accumulation error for a length-K dot product of values in [-1, 1]. */
-function expectNear(got: ArrayLike<number>, want: ArrayLike<number>, K: number): void {
-  expect(got.length).toBe(want.length);
-  const tol = 1e-6 * (K + 1) + 1e-6;
-  let worst = 0;
-  for (let i = 0; i < want.length; i++) worst = Math.max(worst, Math.abs(got[i] - want[i]));
-  expect(worst).toBeLessThanOrEqual(tol);
-}
+import { expectNear, naive, rand } from './threads.testing.js';
 
 function rview(data: Float32Array | Uint16Array, shape: number[], strides: number[], offset = 0, dtype: 'f32' | 'f16' = 'f32'): RView {
   return { data, shape, strides, offset, dtype } as unknown as RView;

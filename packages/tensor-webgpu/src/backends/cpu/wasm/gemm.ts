@@ -1,12 +1,13 @@
 /**
  * f32 matmul through the WebAssembly SIMD128 kernel in matmul.wat (embedded as matmul.wasm.ts). Operands are
- * packed straight into the kernel's memory (absorbing strides, transposes and broadcast batches), the kernel
- * computes a padded C there (on several threads when the product is large, see pool.ts), and the valid
- * M x N blocks are copied out. Where WebAssembly SIMD is unavailable `wasmGemm()` returns null and the
- * caller keeps its TypeScript path.
+ * copied or packed straight into the kernel's memory (place.ts; absorbing strides, transposes and broadcast
+ * batches), the kernel computes a padded C there (on several threads when the product is large, see pool.ts),
+ * and the valid M x N blocks are copied out. Where WebAssembly SIMD is unavailable `wasmGemm()` returns null
+ * and the caller keeps its TypeScript path.
  */
-import { DATA_AT, MR, NR, memoryF32, panelFloats, wasmGemm } from './kernel.js';
-import { copyOut, packPanels, type Src } from './pack.js';
+import { DATA_AT, MR, NR, memoryF32, wasmGemm } from './kernel.js';
+import { copyOut, type Src } from './pack.js';
+import { callOf, place, plan, type Placed, type Product } from './place.js';
 import { Batch } from './pool.js';
 
 export { setWasmGemmForTest, wasmGemm } from './kernel.js';
@@ -31,41 +32,40 @@ export function gemmF32(
     C.fill(0, 0, Bn * M * N);
     return true;
   }
-  const aLen = panelFloats(M, K, MR);
-  const bLen = panelFloats(N, K, NR);
-  const Np = Math.ceil(N / NR) * NR;
-  const cLen = Math.ceil(M / MR) * MR * Np;
-  const per = aLen + bLen + cLen;
+  const p: Product = {
+    a: { data: A, off: aOff, sLane: sa1, sK: sa2 },
+    b: { data: B, off: bOff, sLane: sb2, sK: sb1 },
+    M, N, K,
+  };
+  const pl = plan(p);
+  const per = pl.aFloats + pl.bFloats + pl.cFloats;
   const group = Math.max(1, Math.min(Bn, Math.floor(GROUP_FLOATS / per)));
-  const mem = memoryF32(kern, DATA_AT + group * per * 4);
+  // The staging area (place.ts) comes first; the operands and results of a group follow it.
+  const mem = memoryF32(kern, DATA_AT + (pl.stage + group * per) * 4);
   if (mem === null) return false;
   for (let b0 = 0; b0 < Bn; b0 += group) {
     const g = Math.min(group, Bn - b0);
     const batch = new Batch();
     const cAt: number[] = [];
-    let at = DATA_AT / 4;
-    let aAt = -1;
-    let bAt = -1;
+    let at = DATA_AT / 4 + pl.stage;
+    let a: Placed | null = null;
+    let b: Placed | null = null;
     for (let bi = b0; bi < b0 + g; bi++) {
-      // A stride-0 (broadcast) batch dim packs its operand only once.
-      const oa = aOff + bi * sa0;
-      const ob = bOff + bi * sb0;
-      if (bi === b0 || sa0 !== 0) {
-        aAt = at;
-        packPanels({ data: A, off: oa, sLane: sa1, sK: sa2 }, M, K, MR, mem, aAt);
-        at += aLen;
+      // A stride-0 (broadcast) batch dim places its operand only once.
+      if (a === null || sa0 !== 0) {
+        a = place(kern, { ...p.a, off: aOff + bi * sa0 }, pl.la, M, K, MR, mem, at, DATA_AT / 4);
+        at += pl.aFloats;
       }
-      if (bi === b0 || sb0 !== 0) {
-        bAt = at;
-        packPanels({ data: B, off: ob, sLane: sb2, sK: sb1 }, N, K, NR, mem, bAt);
-        at += bLen;
+      if (b === null || sb0 !== 0) {
+        b = place(kern, { ...p.b, off: bOff + bi * sb0 }, pl.lb, N, K, NR, mem, at, DATA_AT / 4);
+        at += pl.bFloats;
       }
       cAt.push(at);
-      batch.add(aAt * 4, bAt * 4, at * 4, Math.ceil(M / MR), Np / NR, K, Np * 4);
-      at += cLen;
+      batch.add(callOf(a, b, at, p, pl));
+      at += pl.cFloats;
     }
     batch.run(kern, threads);
-    for (let i = 0; i < g; i++) copyOut(mem, cAt[i], Np, M, N, C, (b0 + i) * M * N, N);
+    for (let i = 0; i < g; i++) copyOut(mem, cAt[i], pl.ldc, M, N, C, (b0 + i) * M * N, N);
   }
   return true;
 }

@@ -14,22 +14,30 @@ export const MR = 4;
 export const NR = 8;
 /** K steps per block: a B panel slice (NR * KB floats = 8 KiB) stays in L1 while A panels pass over it. */
 export const KB = 256;
-/** Int32 slots per task: ap, bp, cp, P, Q, K, kb, ldc (the arguments of the kernel's gemm). */
-export const TASK_INTS = 8;
+/** Int32 slots per task: the 13 arguments of the kernel's gemm, padded to a power of two. */
+export const TASK_INTS = 16;
 export const TABLE_INT = 16;
-/** Tasks per run (16 bits of the pool's generation-tagged counter) and the table that holds them (2 pages). */
-export const MAX_TASKS = 4094;
+/** Tasks per run (under the 16 bits of the pool's generation-tagged counter) and the table that holds them (2 pages). */
+export const MAX_TASKS = 2047;
 export const DATA_AT = (TABLE_INT + MAX_TASKS * TASK_INTS) * 4;
 const PAGE = 65536;
 const MAX_PAGES = 65536;
 
-export type GemmFn = (ap: number, bp: number, cp: number, P: number, Q: number, K: number, kb: number, ldc: number) => void;
+export type GemmFn = (
+  ap: number, bp: number, cp: number, P: number, Q: number, K: number, kb: number, ldc: number,
+  pa: number, ra: number, ka: number, qb: number, kbs: number,
+) => void;
+
+/** Packs row-major rows (ld bytes apart) into panels at dst: pack4 4P rows over K, pack8 K rows of 8Q floats. */
+export type PackFn = (src: number, ld: number, dst: number, panels: number, K: number) => void;
 
 export interface Kernel {
   memory: WebAssembly.Memory;
   /** The compiled shared-memory module (workers instantiate it on the same memory); null when unshared. */
   sharedModule: WebAssembly.Module | null;
   gemm: GemmFn;
+  pack4: PackFn;
+  pack8: PackFn;
   /** Int32 view of the control block and task table (never moves: it lies in the first page). */
   ctl: Int32Array;
 }
@@ -79,8 +87,8 @@ function instantiate(): Kernel | null {
 }
 
 function make(module: WebAssembly.Module, memory: WebAssembly.Memory, sharedModule: WebAssembly.Module | null): Kernel {
-  const ex = new WebAssembly.Instance(module, { env: { memory } }).exports as unknown as { gemm: GemmFn };
-  return { memory, sharedModule, gemm: ex.gemm, ctl: new Int32Array(memory.buffer, 0, DATA_AT / 4) };
+  const ex = new WebAssembly.Instance(module, { env: { memory } }).exports as unknown as Pick<Kernel, 'gemm' | 'pack4' | 'pack8'>;
+  return { memory, sharedModule, gemm: ex.gemm, pack4: ex.pack4, pack8: ex.pack8, ctl: new Int32Array(memory.buffer, 0, DATA_AT / 4) };
 }
 
 /** The instantiated kernel, or null where WebAssembly (or its SIMD proposal) is unavailable. */
@@ -116,9 +124,4 @@ export function memoryF32(k: Kernel, bytes: number): Float32Array | null {
   const buffer = k.memory.buffer;
   if (views === null || views.f32.byteLength !== buffer.byteLength) views = { f32: new Float32Array(buffer) };
   return views.f32;
-}
-
-/** Float count of a packed A (M rows) or B (N columns) operand over K. */
-export function panelFloats(lanes: number, K: number, width: number): number {
-  return Math.ceil(lanes / width) * width * K;
 }

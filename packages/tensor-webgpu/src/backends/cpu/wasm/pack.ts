@@ -36,8 +36,10 @@ export function packPanels(o: Operand, L: number, K: number, W: 4 | 8, mem: Floa
   const base = new Float64Array(P * W);
   for (let i = 0; i < P * W; i++) base[i] = i < L ? o.off + (lanes === null ? i : lanes[i]) * sLane : -1;
   const full = Math.floor(L / W);
-  for (let k0 = 0; k0 < K; k0 += K_BLOCK) {
-    const k1 = Math.min(K, k0 + K_BLOCK);
+  // Lanes contiguous along K (rows of A) are read best in one sweep per panel: W sequential streams.
+  const kBlock = sK === 1 && steps === null ? K : K_BLOCK;
+  for (let k0 = 0; k0 < K; k0 += kBlock) {
+    const k1 = Math.min(K, k0 + kBlock);
     for (let p = 0; p < P; p++) {
       const bp = p * W;
       let d = d0 + p * W * K + W * k0;

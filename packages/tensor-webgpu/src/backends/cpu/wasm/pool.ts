@@ -15,7 +15,7 @@
 import { DATA_AT, KB, MAX_TASKS, MR, NR, TABLE_INT, TASK_INTS, type GemmFn, type Kernel } from './kernel.js';
 
 // drain() and workerLoop() spell the layout as literals (worker source text cannot import).
-if (DATA_AT !== 131072 || TABLE_INT !== 16 || TASK_INTS !== 8) throw new Error('wasm pool: kernel.ts layout changed; update drain() and workerLoop()');
+if (DATA_AT !== 131072 || TABLE_INT !== 16 || TASK_INTS !== 16) throw new Error('wasm pool: kernel.ts layout changed; update drain() and workerLoop()');
 
 const GEN = 0;
 const NEXT = 1;
@@ -51,7 +51,7 @@ export function resolveThreads(requested?: number): number {
  * source text, in every worker: it must not refer to anything outside itself.
  */
 function drain(ctl: Int32Array, gemm: GemmFn): number {
-  const NEXT = 1, COUNT = 2, DONE = 3, TABLE = 16, TASK = 8;
+  const NEXT = 1, COUNT = 2, DONE = 3, TABLE = 16, TASK = 16;
   let ran = 0;
   for (;;) {
     const v = Atomics.load(ctl, NEXT);
@@ -59,7 +59,8 @@ function drain(ctl: Int32Array, gemm: GemmFn): number {
     if ((v ^ c) >>> 16 !== 0 || (v & 0xffff) >= (c & 0xffff)) return ran;
     if (Atomics.compareExchange(ctl, NEXT, v, v + 1) !== v) continue;
     const t = TABLE + (v & 0xffff) * TASK;
-    gemm(ctl[t], ctl[t + 1], ctl[t + 2], ctl[t + 3], ctl[t + 4], ctl[t + 5], ctl[t + 6], ctl[t + 7]);
+    gemm(ctl[t], ctl[t + 1], ctl[t + 2], ctl[t + 3], ctl[t + 4], ctl[t + 5], ctl[t + 6], ctl[t + 7],
+      ctl[t + 8], ctl[t + 9], ctl[t + 10], ctl[t + 11], ctl[t + 12]);
     ran++;
     if (Atomics.add(ctl, DONE, 1) + 1 === (c & 0xffff)) Atomics.notify(ctl, DONE);
   }
@@ -164,8 +165,11 @@ function awaitDone(ctl: Int32Array, n: number): void {
   }
 }
 
-/** One kernel call over a rectangle of panels; addresses and ldc in bytes. */
-interface Call {
+/**
+ * One kernel call over a rectangle of panels; addresses and strides in bytes, named as the gemm parameters
+ * of matmul.wat (A panel / row / k strides pa, ra, ka; B panel / k strides qb, kbs).
+ */
+export interface Call {
   a: number;
   b: number;
   c: number;
@@ -173,6 +177,11 @@ interface Call {
   Q: number;
   K: number;
   ldc: number;
+  pa: number;
+  ra: number;
+  ka: number;
+  qb: number;
+  kbs: number;
 }
 
 /** Kernel calls collected by a caller, run together so small products can share threads. */
@@ -180,10 +189,11 @@ export class Batch {
   private readonly calls: Call[] = [];
   private macs = 0;
 
-  /** C (ldc bytes per row) = packed A (P panels) @ packed B (Q panels) over K; byte addresses. */
-  add(a: number, b: number, c: number, P: number, Q: number, K: number, ldc: number): void {
+  /** C (ldc bytes per row) = A (P panels) @ B (Q panels) over K. */
+  add(call: Call): void {
+    const { P, Q, K } = call;
     if (P === 0 || Q === 0 || K === 0) return;
-    this.calls.push({ a, b, c, P, Q, K, ldc });
+    this.calls.push(call);
     this.macs += MR * NR * P * Q * K;
   }
 
@@ -206,7 +216,7 @@ export class Batch {
 
 /** A call with K = 0 writes nothing: callers handle empty reductions themselves. */
 function runCalls(k: Kernel, calls: readonly Call[]): void {
-  for (const c of calls) k.gemm(c.a, c.b, c.c, c.P, c.Q, c.K, KB, c.ldc);
+  for (const c of calls) k.gemm(c.a, c.b, c.c, c.P, c.Q, c.K, KB, c.ldc, c.pa, c.ra, c.ka, c.qb, c.kbs);
 }
 
 /** Writes the calls to the task table as rectangles of about `target` multiply-adds; returns the task count. */
@@ -225,14 +235,19 @@ function split(ctl: Int32Array, calls: readonly Call[], target: number): number 
         const q0 = Math.floor((j * c.Q) / qq);
         const q1 = Math.floor(((j + 1) * c.Q) / qq);
         const t = TABLE_INT + n++ * TASK_INTS;
-        ctl[t] = c.a + p0 * MR * c.K * 4;
-        ctl[t + 1] = c.b + q0 * NR * c.K * 4;
+        ctl[t] = c.a + p0 * c.pa;
+        ctl[t + 1] = c.b + q0 * c.qb;
         ctl[t + 2] = c.c + p0 * MR * c.ldc + q0 * NR * 4;
         ctl[t + 3] = p1 - p0;
         ctl[t + 4] = q1 - q0;
         ctl[t + 5] = c.K;
         ctl[t + 6] = KB;
         ctl[t + 7] = c.ldc;
+        ctl[t + 8] = c.pa;
+        ctl[t + 9] = c.ra;
+        ctl[t + 10] = c.ka;
+        ctl[t + 11] = c.qb;
+        ctl[t + 12] = c.kbs;
       }
     }
   });

@@ -1,4 +1,4 @@
-/** Helpers shared by the threaded-kernel tests (not a test file itself). */
+/** Helpers shared by the wasm kernel tests (not a test file itself). */
 import { expect } from 'vitest';
 import { Generator } from '../../../random.js';
 import { gemmF32, wasmGemm } from './gemm.js';
@@ -32,4 +32,26 @@ export function expectSameBits(got: Float32Array, want: Float32Array, what: stri
   let first = -1;
   for (let i = 0; i < a.length && first < 0; i++) if (a[i] !== b[i]) first = i;
   expect(first, `${what}: first differing element`).toBe(-1);
+}
+
+/** Naive triple loop in doubles over element accessors. */
+export function naive(M: number, N: number, K: number, a: (i: number, k: number) => number, b: (k: number, j: number) => number): Float64Array {
+  const C = new Float64Array(M * N);
+  for (let i = 0; i < M; i++) {
+    for (let j = 0; j < N; j++) {
+      let s = 0;
+      for (let k = 0; k < K; k++) s += a(i, k) * b(k, j);
+      C[i * N + j] = s;
+    }
+  }
+  return C;
+}
+
+/** |got - want| within f32 accumulation error for a length-K dot product of values in [-1, 1]. */
+export function expectNear(got: ArrayLike<number>, want: ArrayLike<number>, K: number): void {
+  expect(got.length).toBe(want.length);
+  const tol = 1e-6 * (K + 1) + 1e-6;
+  let worst = 0;
+  for (let i = 0; i < want.length; i++) worst = Math.max(worst, Math.abs(got[i] - want[i]));
+  expect(worst).toBeLessThanOrEqual(tol);
 }
