@@ -4,7 +4,7 @@
  * loop reads both panels sequentially. Accumulators are JS doubles; the store rounds to the
  * output array's precision once.
  */
-import { f16Lut, newFloat, type FloatArray, type Precision, type RView } from './storage.js';
+import { f16Lut, newFloat, uninitFloat, type FloatArray, type Precision, type RView } from './storage.js';
 import { gemmF32 } from './wasm/gemm.js';
 
 type Num = FloatArray | Uint16Array;
@@ -137,7 +137,8 @@ function thin(
 export function matmul(a: RView, b: RView, precision: Precision, threads = 1): FloatArray {
   const [Bn, M, K] = a.shape;
   const N = b.shape[2];
-  const C = newFloat(precision, Bn * M * N);
+  // Every element is written when K > 0, so a reused array needs no zero-fill.
+  const C = K === 0 ? newFloat(precision, Bn * M * N) : uninitFloat(precision, Bn * M * N);
   if (C.length === 0 || K === 0) return C;
   const A = decodedFloats(a.data as Num, a.dtype === 'f16');
   const Bd = decodedFloats(b.data as Num, b.dtype === 'f16');

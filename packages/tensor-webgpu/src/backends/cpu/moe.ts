@@ -5,7 +5,7 @@
  * Out-of-range expert indices throw (the cpu backend is the reference; see indexing.ts).
  */
 import { decodedFloats } from './matmul.js';
-import { f16Lut, newFloat, type FloatArray, type Precision, type RView } from './storage.js';
+import { f16Lut, newFloat, uninitFloat, type FloatArray, type Precision, type RView } from './storage.js';
 import { gatherGemmF32, gatherGemmGradWF32 } from './wasm/gather.js';
 
 function badIndex(kernel: string, value: number, pos: number, e: number): Error {
@@ -35,7 +35,8 @@ function groupRows(kernel: string, idx: Int32Array, m: number, e: number): { sta
 export function gatherMatmul(
   x: FloatArray, w: RView, idx: Int32Array, m: number, k: number, n: number, e: number, precision: Precision, threads = 1,
 ): FloatArray {
-  const out = newFloat(precision, m * n);
+  // Each row is written by its expert's product when k > 0, so a reused array needs no zero-fill.
+  const out = k === 0 ? newFloat(precision, m * n) : uninitFloat(precision, m * n);
   const groups = groupRows('gatherMatmul', idx, m, e);
   if (out instanceof Float32Array && k > 0 && n > 0) {
     const wv = decodedFloats(w.data as FloatArray | Uint16Array, w.dtype === 'f16');
