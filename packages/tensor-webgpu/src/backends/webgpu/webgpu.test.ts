@@ -385,6 +385,37 @@ describe('webgpu backend: elementwise', () => {
     });
   });
 
+  it('rows variant (innermost dim >= 8): segment edges, broadcasts, negative strides, casts, grid-stride', async () => {
+    const data = rand(4000, 21, 5);
+    await same('rows variant', ({ be, up }) => {
+      const x = up(data);
+      const y = up(rand(4000, 22, 5));
+      const xi = up(randInt(4000, -50, 50, 23), 'i32');
+      const d = up(rand(3000, 24));
+      // a row of 70 spans three 32-element segments; 8 is the shortest rows layout, 7 is not one
+      be.accumulate(d, 5, view(x, [3, 2, 70], [70, 0, 1], 3), 'add');
+      be.accumulate(d, 600, view(x, [9, 33], [1, 9]), 'copy');
+      return [
+        be.copy(view(x, [4, 3, 70], [210, 0, 1], 1), 'f32'), // broadcast middle dim
+        be.copy(view(x, [5, 8], [1, 5]), 'f32'),
+        be.copy(view(x, [5, 7], [1, 5]), 'f32'),
+        be.copy(view(x, [2, 3, 4, 40], [1000, 0, 45, 1], 7), 'i32'), // rank 4
+        be.copy(view(x, [6, 33], [-40, -1], 3999), 'f16'), // negative strides; f16 output is not rows
+        be.copy(view(xi, [30, 64], [1, 30]), 'f32'),
+        be.unary('exp', view(x, [10, 64], [1, 10], 2)),
+        be.binary('mul', view(x, [64, 2, 32], [32, 0, 1]), view(y, [64, 2, 32], [2, 1, 0])), // inner broadcast
+        be.binary('sub', view(xi, [17, 3, 50], [150, 50, 1], 1), view(xi, [17, 3, 50], [0, 1, 3])),
+        be.where(view(x, [12, 40], [40, 1]), view(y, [12, 40], [1, 12]), view(x, [12, 40], [0, 1], 100)),
+        be.copy(full(d), 'f32'),
+      ];
+    }, { rtol: 1e-6, atol: 1e-6 });
+    // more row segments than one grid of threads holds: the grid-stride loop must cover the rest
+    await same('rows variant, grid-stride', ({ be, up }) => {
+      const x = up(rand(9 * 1024, 25));
+      return [be.copy(view(x, [300_000, 9], [0, 1], 17), 'f32')];
+    }, { rtol: 0, atol: 0 });
+  });
+
   it('dropout mask is bit-identical to random.ts', async () => {
     for (const [size, p, seed] of [[1001, 0.3, 42], [77, 0, 7], [64, 0.9, 123456789], [10, 1, 3]] as const) {
       const [m] = await same(`dropout ${p}`, ({ be }) => [be.dropoutMask(size, p, seed)], {}, true);

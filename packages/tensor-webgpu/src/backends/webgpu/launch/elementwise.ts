@@ -6,7 +6,7 @@ import { numel } from '../../../shape.js';
 import type { KernelDef } from '../pipelines.js';
 import { grid1D, type Bindable, type WebGPURuntime, type WGStorage } from '../runtime.js';
 import { checkRank, coalesce, writeStrided, type Layout, type ParamWriter } from '../strided.js';
-import { rankKind, type RankKind } from '../wgsl/common.js';
+import { ROWS_SEG, rankKind, type RankKind } from '../wgsl/common.js';
 import {
   accumulateKernel,
   binaryKernel,
@@ -29,11 +29,18 @@ function v4(kind: RankKind, n: number, L: Layout, dtypes: DType[]): boolean {
   return kind === 'c' && n % 4 === 0 && n >= 4 && L.offsets.every((o) => o % 4 === 0) && dtypes.every((d) => d !== 'f16');
 }
 
-/** The standard strided launch over `n` items (`threads` differs from n when a thread handles several). */
+/**
+ * The standard strided launch over `n` items of a kernel of variant `kind` (`threads` differs
+ * from n when a thread handles several; the rows variant runs a thread per row segment).
+ */
 export function launchStrided(
-  rt: WebGPURuntime, k: KernelDef, bufs: Bindable[], n: number, L: Layout,
+  rt: WebGPURuntime, k: KernelDef, kind: RankKind, bufs: Bindable[], n: number, L: Layout,
   threads = n, extra?: (p: ParamWriter) => void,
 ): void {
+  if (kind === 'r') {
+    const inner = L.shape[L.shape.length - 1]!;
+    threads = (n / inner) * Math.ceil(inner / ROWS_SEG);
+  }
   rt.dispatch(k, bufs, (p) => {
     p.u(0, n);
     writeStrided(p, L);
@@ -65,7 +72,8 @@ export function copy(rt: WebGPURuntime, x: View, dtype: DType): WGStorage {
   if (n === 0) return out;
   // an f16 output is written a packed pair per thread
   const threads = dtype === 'f16' ? Math.ceil(n / 2) : n;
-  launchStrided(rt, copyKernel(s.dtype, dtype, rankKind(L.shape, L.strides)), [s, out], n, L, threads);
+  const kind = rankKind(L.shape, L.strides, dtype !== 'f16');
+  launchStrided(rt, copyKernel(s.dtype, dtype, kind), kind, [s, out], n, L, threads);
   return out;
 }
 
@@ -78,7 +86,7 @@ export function unary(rt: WebGPURuntime, op: UnaryOp, x: View): Storage {
   if (n === 0) return out;
   const kind = rankKind(L.shape, L.strides);
   if (v4(kind, n, L, [s.dtype])) launchVec4(rt, unaryKernel(op, s.dtype, 'v4'), [s, out], n, L);
-  else launchStrided(rt, unaryKernel(op, s.dtype, kind), [s, out], n, L);
+  else launchStrided(rt, unaryKernel(op, s.dtype, kind), kind, [s, out], n, L);
   return out;
 }
 
@@ -96,7 +104,7 @@ export function binary(rt: WebGPURuntime, op: BinaryOp, a: View, b: View): Stora
   const out = rt.alloc(n, binaryOutDType(op, sa.dtype));
   if (n === 0) return out;
   if (v4(kind, n, L, [sa.dtype])) launchVec4(rt, binaryKernel(op, sa.dtype, 'v4'), [sa, sb, out], n, L);
-  else launchStrided(rt, binaryKernel(op, sa.dtype, kind), [sa, sb, out], n, L);
+  else launchStrided(rt, binaryKernel(op, sa.dtype, kind), kind, [sa, sb, out], n, L);
   return out;
 }
 
@@ -114,7 +122,8 @@ export function where(rt: WebGPURuntime, cond: View, a: View, b: View): Storage 
   const L = layout('where', a.shape, [cond, a, b]);
   const out = rt.alloc(n, sa.dtype === 'i32' ? 'i32' : 'f32');
   if (n === 0) return out;
-  launchStrided(rt, whereKernel(sc.dtype, sa.dtype, rankKind(L.shape, L.strides)), [sc, sa, sb, out], n, L);
+  const kind = rankKind(L.shape, L.strides);
+  launchStrided(rt, whereKernel(sc.dtype, sa.dtype, kind), kind, [sc, sa, sb, out], n, L);
   return out;
 }
 
@@ -136,8 +145,8 @@ export function accumulate(rt: WebGPURuntime, dst: Storage, dstOffset: number, s
     v = { storage: temp, shape: [n], strides: [1], offset: 0 };
   }
   const L = layout('accumulate', v.shape, [v]);
-  const k = accumulateKernel(mode, s.dtype, d.dtype, rankKind(L.shape, L.strides));
-  launchStrided(rt, k, [s, d], n, L, n, (p) => p.u(5, dstOffset));
+  const kind = rankKind(L.shape, L.strides);
+  launchStrided(rt, accumulateKernel(mode, s.dtype, d.dtype, kind), kind, [s, d], n, L, n, (p) => p.u(5, dstOffset));
   if (temp) rt.release(temp);
 }
 

@@ -90,7 +90,8 @@ export function matmul(rt: WebGPURuntime, a: View, b: View): Storage {
     temps.push(wide);
     mmFast(rt, opA, opB, wide, { B, M, K: K4, N: N4 });
     const L = coalesce([B, M, N], [[M * N4, N4, 1]], [0]);
-    launchStrided(rt, copyKernel('f32', 'f32', rankKind(L.shape, L.strides)), [wide, out], B * M * N, L);
+    const kind = rankKind(L.shape, L.strides);
+    launchStrided(rt, copyKernel('f32', 'f32', kind), kind, [wide, out], B * M * N, L);
   }
   for (const t of temps) rt.release(t);
   return out;

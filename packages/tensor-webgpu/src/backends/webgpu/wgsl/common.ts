@@ -111,11 +111,27 @@ fn offs(i: u32) -> vec3<i32> {
 }
 `;
   }
+  if (rank === 'r') {
+    // ROWS_MAIN sets the row's base offsets once; per element only the inner dim's stride is applied
+    return /* wgsl */ `
+var<private> rowBase: vec3<i32>;
+var<private> rowStep: vec3<i32>;
+var<private> rowStart: u32;
+fn offs(i: u32) -> vec3<i32> { return rowBase + i32(i - rowStart) * rowStep; }
+${outerOffs('rowOffs', 1)}`;
+  }
+  return outerOffs('offs', 0);
+}
+
+/** `fn name(i)`: offsets of flat index i over all dims but the last `skip` (rank is word 1). */
+function outerOffs(name: string, skip: number): string {
+  // counting e down from the rank keeps the loop bound from wrapping when rank <= skip
   return /* wgsl */ `
-fn offs(i: u32) -> vec3<i32> {
+fn ${name}(i: u32) -> vec3<i32> {
   var o = vec3<i32>(pi(2u), pi(3u), pi(4u));
   var rem = i;
-  for (var d = pu(1u) - 1u; d > 0u; d--) {
+  for (var e = pu(1u); e > ${skip + 1}u; e--) {
+    let d = e - ${skip + 1}u;
     let s = pu(8u + d);
     let c = i32(rem % s);
     rem = rem / s;
@@ -126,13 +142,54 @@ fn offs(i: u32) -> vec3<i32> {
 `;
 }
 
+/** Elements of a row that one thread of the rows variant walks (amortising its offset computation). */
+export const ROWS_SEG = 32;
+
 /**
- * Kernel variant of a coalesced layout: 'c' all unit strides, 1 / 2 / 'n' by rank; 'v4' (chosen by
- * the caller for unary/binary) is 'c' with vec4 loads when sizes and offsets are multiples of 4.
+ * Entry of the 'r' (rows) variant: a thread takes a segment of up to ROWS_SEG elements of one row
+ * of the innermost dim, computes the row's offsets once and steps by the inner strides. lavapipe
+ * runs integer division per lane in scalar code, so the per-element div/mod chain of the 1 / 2 /
+ * 'n' variants dominated strided copies (a [1024, 2, 1024] broadcast copy ran ~3x slower).
  */
-export type RankKind = 'c' | 1 | 2 | 'n' | 'v4';
-export function rankKind(shape: readonly number[], strides: readonly (readonly number[])[]): RankKind {
+const ROWS_MAIN = /* wgsl */ `
+@compute @workgroup_size(${WG})
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+        @builtin(local_invocation_index) li: u32) {
+  let last = pu(1u) - 1u;
+  let inner = pu(8u + last);
+  rowStep = vec3<i32>(pi(16u + last), pi(24u + last), pi(32u + last));
+  let segs = (inner + ${ROWS_SEG - 1}u) / ${ROWS_SEG}u;
+  let total = (pu(0u) / inner) * segs;
+  let step = nwg.x * nwg.y * ${WG}u;
+  for (var it = (wid.y * nwg.x + wid.x) * ${WG}u + li; it < total; it += step) {
+    let row = it / segs;
+    let j0 = (it - row * segs) * ${ROWS_SEG}u;
+    rowStart = row * inner;
+    rowBase = rowOffs(row);
+    let j1 = min(j0 + ${ROWS_SEG}u, inner);
+    for (var j = j0; j < j1; j++) { body(rowStart + j); }
+  }
+}
+fn body(gi: u32) {`;
+
+/** Entry of a strided kernel of kind `rank`: the body follows, as after MAIN_1D. */
+export function stridedMain(rank: RankKind): string {
+  return rank === 'r' ? ROWS_MAIN : MAIN_1D;
+}
+
+/** Innermost dims at least this long run the rows variant (shorter rows would idle most lanes). */
+export const ROWS_MIN_INNER = 8;
+
+/**
+ * Kernel variant of a coalesced layout: 'c' all unit strides, 1 / 2 / 'n' by rank, 'r' for rank
+ * >= 2 with a long innermost dim (unless `rows` is false: kernels that handle two elements per
+ * thread); 'v4' (chosen by the caller for unary/binary) is 'c' with vec4 loads when sizes and
+ * offsets are multiples of 4.
+ */
+export type RankKind = 'c' | 1 | 2 | 'n' | 'r' | 'v4';
+export function rankKind(shape: readonly number[], strides: readonly (readonly number[])[], rows = true): RankKind {
   if (shape.length <= 1) return strides.every((s) => s[0] === 1) ? 'c' : 1;
+  if (rows && shape[shape.length - 1]! >= ROWS_MIN_INNER) return 'r';
   return shape.length === 2 ? 2 : 'n';
 }
 

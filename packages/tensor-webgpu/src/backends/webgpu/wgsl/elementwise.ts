@@ -2,7 +2,7 @@
 import type { BinaryOp, UnaryOp } from '../../../backend.js';
 import type { DType } from '../../../dtype.js';
 import type { KernelDef } from '../pipelines.js';
-import { type RankKind, ERF, MAIN_1D, PRELUDE, bind, conv, ctype, loader, main1D, offsetsFn } from './common.js';
+import { type RankKind, ERF, MAIN_1D, PRELUDE, bind, conv, ctype, loader, main1D, offsetsFn, stridedMain } from './common.js';
 
 /** Storage binding of vec4s (the 'v4' variants: contiguous, 4-aligned, length a multiple of 4). */
 function vbind(i: number, name: string, t: string, rw = false): string {
@@ -38,7 +38,7 @@ export function copyKernel(src: DType, dst: DType, rank: RankKind): KernelDef {
   Y[gi] = pack2x16float(vec2<f32>(v0, v1));
 }`;
       }
-      return `${head}${MAIN_1D}
+      return `${head}${stridedMain(rank)}
   if (gi >= pu(0u)) { return; }
   Y[gi] = ${conv('ld_X(offs(gi).x)', cs, cd)};
 }`;
@@ -92,7 +92,7 @@ ${MAIN_1D}
     key: `unary:${op}:${dt}:${rank}`,
     code: () => `${PRELUDE}${ERF}${bind(1, 'X', dt)}${bind(2, 'Y', isInt ? 'i32' : 'f32', true)}${loader('X', dt)}${offsetsFn(rank)}
 fn f(x: ${t}) -> ${t} { return ${expr}; }
-${MAIN_1D}
+${stridedMain(rank)}
   if (gi >= pu(0u)) { return; }
   Y[gi] = f(ld_X(offs(gi).x));
 }`,
@@ -180,7 +180,7 @@ ${MAIN_1D}
     key: `binary:${op}:${dt}:${rank}`,
     code: () => `${PRELUDE}${ERF}${POW}${bind(1, 'A', dt)}${bind(2, 'B', dt)}${bind(3, 'Y', out, true)}${loader('A', dt)}${loader('B', dt)}${offsetsFn(rank)}
 fn f(a: ${ctype(dt)}, b: ${ctype(dt)}) -> ${ctype(out)} { return ${expr}; }
-${MAIN_1D}
+${stridedMain(rank)}
   if (gi >= pu(0u)) { return; }
   let o = offs(gi);
   Y[gi] = f(ld_A(o.x), ld_B(o.y));
@@ -194,7 +194,7 @@ export function whereKernel(condDt: DType, dt: DType, rank: RankKind): KernelDef
   return {
     key: `where:${condDt}:${dt}:${rank}`,
     code: () => `${PRELUDE}${bind(1, 'C', condDt)}${bind(2, 'A', dt)}${bind(3, 'B', dt)}${bind(4, 'Y', ctype(dt), true)}${loader('C', condDt)}${loader('A', dt)}${loader('B', dt)}${offsetsFn(rank)}
-${MAIN_1D}
+${stridedMain(rank)}
   if (gi >= pu(0u)) { return; }
   let o = offs(gi);
   let c = ld_C(o.x);
@@ -209,7 +209,7 @@ export function accumulateKernel(mode: 'copy' | 'add', src: DType, dst: DType, r
   return {
     key: `accumulate:${mode}:${src}:${dst}:${rank}`,
     code: () => `${PRELUDE}${bind(1, 'X', src)}${bind(2, 'Y', cd, true)}${loader('X', src)}${offsetsFn(rank)}
-${MAIN_1D}
+${stridedMain(rank)}
   if (gi >= pu(0u)) { return; }
   let j = pu(5u) + gi;
   let v = ${conv('ld_X(offs(gi).x)', ctype(src), cd)};
