@@ -465,6 +465,22 @@ describe('webgpu backend: reductions', () => {
     }
   });
 
+  it('segmented per-thread reductions: partial segments, rank-3 outer dims, strided and short rows', async () => {
+    const data = rand(6000, 31, 5);
+    for (const op of OPS) {
+      await same(`${op} segmented`, ({ be, up }) => {
+        const x = up(data);
+        return [
+          be.reduce(op, view(x, [70, 33, 2], [80, 1, 40]), 1), // 33 outputs per row: a 32 + 1 split
+          be.reduce(op, view(x, [3, 4, 65, 5], [1500, 0, 5, 1], 2), 1), // rank-3 outer dims, broadcast
+          be.reduce(op, view(x, [40, 1], [1, 1]), 1), // one-element rows
+          be.reduce(op, view(x, [9, 64], [64, 1], 3), 1), // 64 elements: segments of one output
+          be.reduce(op, view(x, [2, 31, 63], [3000, 63, 1]), 1), // 63: segments of 32 outputs
+        ];
+      }, { rtol: 1e-5, atol: 1e-5 });
+    }
+  });
+
   it('NaN propagates through max/min/argmax, ties pick the lowest index, i32 works', async () => {
     await same('nan ties', ({ be, up }) => {
       const x = up([1, NaN, 3, NaN, 5, 5, 2, 5, -1, -1, 0, -1]);
