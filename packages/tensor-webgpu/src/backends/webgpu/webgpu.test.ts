@@ -722,6 +722,11 @@ describe('webgpu backend: gatherMatmul', () => {
     [11, 8, 5, 3, 't'], // vec4 over k
     [13, 16, 7, 2, 'o'], // offset 3: scalar
     [5, 4, 1, 1, 'c'],
+    [9, 8, 4, 3, 'c'], // n <= 4: 4 columns per thread, over n
+    [6, 4, 4, 2, 'o'], // ... at offset 4
+    [11, 12, 4, 3, 't'], // ... over k
+    [7, 8, 3, 2, 't'], // ... over k, a partial column group
+    [5, 8, 1, 3, 't'], // ... n = 1
   ];
   for (const [m, k, n, e, lay] of shapes) {
     for (const dt of ['f32', 'f16'] as const) {
