@@ -333,6 +333,9 @@ describe('webgpu backend: elementwise', () => {
           be.binary(op, view(x, [2, 3, 5], [35, 5, 1], 1), view(y, [2, 3, 5], [0, 0, 1])),
           be.binary(op, view(x, [84], [1], 4), view(y, [84], [1], 0)), // vec4 path
           be.binary(op, view(x, [84], [1], 0), view(y, [84], [1], 3)), // unaligned: scalar path
+          be.binary(op, view(x, [21, 4], [4, 1], 4), view(y, [21, 4], [0, 0], 5)), // vec4, b one element
+          be.binary(op, view(x, [12], [0], 7), view(y, [12], [1], 8)), // vec4, a one element
+          be.binary(op, view(x, [12], [0], 7), view(y, [12], [1], 9)), // unaligned b: strided
         ];
       }, { rtol: 1e-5, atol: 1e-6 });
     }
@@ -349,6 +352,7 @@ describe('webgpu backend: elementwise', () => {
           be.binary(op, full(x), full(y)),
           be.binary(op, view(x, [5, 6], [6, 1]), view(y, [5, 6], [0, 1], 2)),
           be.binary(op, view(x, [24], [1], 4), view(y, [24], [1], 0)),
+          be.binary(op, view(x, [24], [1], 4), view(y, [24], [0], 3)), // vec4, b one element
         ];
       }, {}, true);
     }

@@ -158,20 +158,23 @@ fn nn(a: f32, b: f32) -> bool { return isnan_(a) || isnan_(b); }
 fn siluGrad(x: f32, g: f32) -> f32 { let s = 1.0 / (1.0 + exp(-x)); return g * s * (1.0 + x * (1.0 - s)); }
 `;
 
-export function binaryKernel(op: BinaryOp, dt: DType, rank: RankKind): KernelDef {
+/** `scalar` (with rank 'v4'): that operand is one element at its element offset, splatted. */
+export function binaryKernel(op: BinaryOp, dt: DType, rank: RankKind, scalar?: 'a' | 'b'): KernelDef {
   const isInt = dt === 'i32';
   const expr = isInt ? BIN_I32[op] : BIN_F32[op];
   if (!expr) throw new Error(`webgpu: binary '${op}' is not defined on i32`);
   const out = binaryOutDType(op, dt);
   if (rank === 'v4') {
     const t = ctype(dt);
+    const ld = (name: string, w: number, splat: boolean) =>
+      splat ? `vec4<${t}>(${name}[pu(${w}u) >> 2u][pu(${w}u) & 3u])` : `${name}[pu(${w}u) + gi]`;
     return {
-      key: `binary:${op}:${dt}:v4`,
+      key: `binary:${op}:${dt}:v4${scalar ? `:${scalar}` : ''}`,
       code: () => `${PRELUDE}${ERF}${POW}${vbind(1, 'A', t)}${vbind(2, 'B', t)}${vbind(3, 'Y', ctype(out), true)}
 fn f(a: ${t}, b: ${t}) -> ${ctype(out)} { return ${expr}; }
 ${MAIN_1D}
-  let a = A[pu(2u) + gi];
-  let b = B[pu(3u) + gi];
+  let a = ${ld('A', 2, scalar === 'a')};
+  let b = ${ld('B', 3, scalar === 'b')};
   Y[gi] = vec4<${ctype(out)}>(f(a.x, b.x), f(a.y, b.y), f(a.z, b.z), f(a.w, b.w));
 }`,
     };
