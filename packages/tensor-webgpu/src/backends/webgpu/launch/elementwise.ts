@@ -6,7 +6,7 @@ import { numel } from '../../../shape.js';
 import type { KernelDef } from '../pipelines.js';
 import { grid1D, type Bindable, type WebGPURuntime, type WGStorage } from '../runtime.js';
 import { checkRank, coalesce, writeStrided, type Layout, type ParamWriter } from '../strided.js';
-import { ROWS_SEG, rankKind, type RankKind } from '../wgsl/common.js';
+import { rankKind, segmentedThreads, type RankKind } from '../wgsl/common.js';
 import {
   accumulateKernel,
   binaryKernel,
@@ -39,7 +39,7 @@ export function launchStrided(
 ): void {
   if (kind === 'r') {
     const inner = L.shape[L.shape.length - 1]!;
-    threads = (n / inner) * Math.ceil(inner / ROWS_SEG);
+    threads = segmentedThreads(n / inner, inner);
   }
   rt.dispatch(k, bufs, (p) => {
     p.u(0, n);

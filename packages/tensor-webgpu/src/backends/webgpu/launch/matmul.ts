@@ -7,7 +7,7 @@ import type { KernelDef } from '../pipelines.js';
 import { grid1D, MAX_GROUPS, type WebGPURuntime, type WGStorage } from '../runtime.js';
 import { coalesce } from '../strided.js';
 import { copyKernel } from '../wgsl/elementwise.js';
-import { rankKind } from '../wgsl/common.js';
+import { rankKind, segmentedThreads } from '../wgsl/common.js';
 import { MM_C4, MM_R, MM_TX, MM_TY, mmFastKernel, mmGeneralKernel, mmPackKernel } from '../wgsl/matmul.js';
 import { fillWords, launchStrided } from './elementwise.js';
 
@@ -115,7 +115,7 @@ function mmPack(rt: WebGPURuntime, x: Operand, B: number, R: number, Rv: number,
     p.i(6, x.st[1]!);
     p.i(7, x.st[2]!);
     p.u(8, Rv);
-  }, grid1D(total));
+  }, grid1D(segmentedThreads(Bn * R, Cp)));
   return { s: out, st: [Bn === 1 ? 0 : R * Cp, Cp, 1], off: 0 };
 }
 

@@ -3,7 +3,7 @@ import type { ReduceOp, Storage, View } from '../../../backend.js';
 import { numel } from '../../../shape.js';
 import { grid, grid1D, type WebGPURuntime } from '../runtime.js';
 import { checkRank, coalesce } from '../strided.js';
-import { ROWS_SEG } from '../wgsl/common.js';
+import { ROWS_SEG, segmentedThreads } from '../wgsl/common.js';
 import { reduceKernel, reduceOutDType } from '../wgsl/reduce.js';
 
 export function reduce(rt: WebGPURuntime, op: ReduceOp, x: View, reduceDims: number): Storage {
@@ -43,6 +43,6 @@ export function reduce(rt: WebGPURuntime, op: ReduceOp, x: View, reduceDims: num
       p.u(24 + d, Li.shape[d]!);
       p.i(32 + d, Li.strides[0]![d]!);
     }
-  }, seq ? grid1D((nOut / innerOut) * Math.ceil(innerOut / seg)) : grid(nOut));
+  }, seq ? grid1D(segmentedThreads(nOut / innerOut, innerOut, seg)) : grid(nOut));
   return out;
 }

@@ -142,34 +142,54 @@ fn ${name}(i: u32) -> vec3<i32> {
 `;
 }
 
-/** Elements of a row that one thread of the rows variant walks (amortising its offset computation). */
+/** Elements of a row that one thread of a segmented kernel walks (amortising its offset computation). */
 export const ROWS_SEG = 32;
 
 /**
- * Entry of the 'r' (rows) variant: a thread takes a segment of up to ROWS_SEG elements of one row
- * of the innermost dim, computes the row's offsets once and steps by the inner strides. lavapipe
- * runs integer division per lane in scalar code, so the per-element div/mod chain of the 1 / 2 /
- * 'n' variants dominated strided copies (a [1024, 2, 1024] broadcast copy ran ~3x slower).
+ * Entry of a segmented kernel: rows of `rowLen` items (WGSL expressions, like `rows` and `seg`)
+ * are cut into segments of `seg`, one per thread (grid-stride), and the kernel's
+ * `fn segment(row: u32, j0: u32, j1: u32)` walks items j0..j1 of its row. lavapipe runs integer
+ * division per lane in scalar code, so computing a row's offsets once per segment instead of a
+ * div/mod chain per item made strided copies and short-row reductions 3-8x cheaper.
  */
-const ROWS_MAIN = /* wgsl */ `
+export function segmentedMain(rowLen: string, rows: string, seg: string): string {
+  return /* wgsl */ `
 @compute @workgroup_size(${WG})
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
         @builtin(local_invocation_index) li: u32) {
-  let last = pu(1u) - 1u;
-  let inner = pu(8u + last);
-  rowStep = vec3<i32>(pi(16u + last), pi(24u + last), pi(32u + last));
-  let segs = (inner + ${ROWS_SEG - 1}u) / ${ROWS_SEG}u;
-  let total = (pu(0u) / inner) * segs;
+  let rowLen = ${rowLen};
+  let seg = ${seg};
+  let segs = (rowLen + seg - 1u) / seg;
+  let total = (${rows}) * segs;
   let step = nwg.x * nwg.y * ${WG}u;
   for (var it = (wid.y * nwg.x + wid.x) * ${WG}u + li; it < total; it += step) {
     let row = it / segs;
-    let j0 = (it - row * segs) * ${ROWS_SEG}u;
-    rowStart = row * inner;
-    rowBase = rowOffs(row);
-    let j1 = min(j0 + ${ROWS_SEG}u, inner);
-    for (var j = j0; j < j1; j++) { body(rowStart + j); }
+    let j0 = (it - row * segs) * seg;
+    segment(row, j0, min(j0 + seg, rowLen));
   }
 }
+`;
+}
+
+/** Threads of a segmented kernel over `rows` rows of `rowLen` items. */
+export function segmentedThreads(rows: number, rowLen: number, seg = ROWS_SEG): number {
+  return rows * Math.ceil(rowLen / seg);
+}
+
+/**
+ * Entry of the 'r' (rows) variant: segments of the innermost dim; the row's base offsets are
+ * computed once per segment, then each element steps by the inner strides.
+ */
+const INNER = 'pu(8u + pu(1u) - 1u)';
+const ROWS_MAIN = /* wgsl */ `
+fn segment(row: u32, j0: u32, j1: u32) {
+  let last = pu(1u) - 1u;
+  rowStep = vec3<i32>(pi(16u + last), pi(24u + last), pi(32u + last));
+  rowStart = row * pu(8u + last);
+  rowBase = rowOffs(row);
+  for (var j = j0; j < j1; j++) { body(rowStart + j); }
+}
+${segmentedMain(INNER, `pu(0u) / ${INNER}`, `${ROWS_SEG}u`)}
 fn body(gi: u32) {`;
 
 /** Entry of a strided kernel of kind `rank`: the body follows, as after MAIN_1D. */

@@ -5,14 +5,14 @@
  * 'seq': a thread per segment of word-5 consecutive outputs along the innermost outer dim, looping
  *   over each output's elements (many outputs). Long segments run the outer offset's div/mod chain
  *   once per segment (integer division is scalarised per lane on lavapipe, see common.ts
- *   ROWS_MAIN); segments of 1 keep neighbouring lanes on neighbouring outputs, which wins when
+ *   segmentedMain); segments of 1 keep neighbouring lanes on neighbouring outputs, which wins when
  *   each output reads enough elements to amortise the division.
  * 'wg': one workgroup per output with a shared-memory tree reduction (few, large outputs).
  */
 import type { ReduceOp } from '../../../backend.js';
 import type { DType } from '../../../dtype.js';
 import type { KernelDef } from '../pipelines.js';
-import { PRELUDE, WG, bind, ctype, loader, mainPerGroup } from './common.js';
+import { PRELUDE, bind, ctype, loader, mainPerGroup, segmentedMain } from './common.js';
 
 export const REDUCE_WG = 32;
 
@@ -80,36 +80,28 @@ export function reduceKernel(op: ReduceOp, dt: DType, mode: 'seq' | 'wg', inner1
       ? 'a = a + v;'
       : 'if (better(v, j, a, ai)) { a = v; ai = j; }';
   if (mode === 'seq') {
+    const inner = 'pu(8u + pu(2u) - 1u)';
     return {
       key,
       code: () => `${head}
-@compute @workgroup_size(${WG})
-fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
-        @builtin(local_invocation_index) li: u32) {
+fn segment(row: u32, j0: u32, j1: u32) {
   let last = pu(2u) - 1u;
-  let inner = pu(8u + last);
   let os = pi(16u + last);
-  let seg = pu(5u);
-  let segs = (inner + seg - 1u) / seg;
-  let total = (pu(0u) / inner) * segs;
   let nRed = pu(1u);
-  for (var it = (wid.y * nwg.x + wid.x) * ${WG}u + li; it < total; it += nwg.x * nwg.y * ${WG}u) {
-    let row = it / segs;
-    let j0 = (it - row * segs) * seg;
-    let g0 = row * inner + j0;
-    var base = outerOff(g0);
-    for (var q = 0u; q < min(seg, inner - j0); q++) {
-      var a: ${t} = ${init};
-      var ai: u32 = 0xffffffffu;
-      for (var j = 0u; j < nRed; j++) {
-        let v = ld_X(base + innerOff(j));
-        ${step}
-      }
-      Y[g0 + q] = ${result};
-      base += os;
+  let g0 = row * pu(8u + last);
+  var base = outerOff(g0 + j0);
+  for (var q = g0 + j0; q < g0 + j1; q++) {
+    var a: ${t} = ${init};
+    var ai: u32 = 0xffffffffu;
+    for (var j = 0u; j < nRed; j++) {
+      let v = ld_X(base + innerOff(j));
+      ${step}
     }
+    Y[q] = ${result};
+    base += os;
   }
-}`,
+}
+${segmentedMain(inner, `pu(0u) / ${inner}`, 'pu(5u)')}`,
     };
   }
   const W = REDUCE_WG;
