@@ -2,7 +2,7 @@
 /**
  * Micro-benchmarks of @moegraph/tensor-webgpu's backends against peers, measured in one run.
  *
- *   node bench/micro.mjs [--json out.json] [--quick] [--repeats N] [--only a,b,...]
+ *   node bench/micro.mjs [--json out.json] [--quick] [--repeats N] [--only a,b,...] [--cpu]
  *
  * Implementations (--only takes these names):
  *   cpu          our createCpuBackend({ precision: 'f32' })
@@ -18,6 +18,10 @@
  * Our side uses the Backend contract (upload / matmul / binary / flush / sync / read) so op-layer
  * overhead is excluded; every timed region ends with flush + sync (ours) or a 1-element read
  * (tfjs), so GPU work is counted. The machine is noisy: read the ours/peer ratios, not absolutes.
+ * --cpu times with the process's CPU time (user + system, every thread) instead of the wall
+ * clock: on lavapipe (and the wasm peers) all the work runs in this process, and CPU time barely
+ * moves when other jobs share the cores, so it compares builds on a busy machine (it also counts
+ * the threads' spinning, so it reads higher than wall time on an idle one).
  */
 import { createRequire } from 'node:module';
 import { fileURLToPath, pathToFileURL } from 'node:url';
@@ -34,7 +38,7 @@ const require = createRequire(path.join(pkgDir, 'package.json'));
 
 // ---------------------------------------------------------------- args
 const argv = process.argv.slice(2);
-const opt = { json: null, quick: false, repeats: 0, only: null };
+const opt = { json: null, quick: false, repeats: 0, only: null, cpu: false };
 for (let i = 0; i < argv.length; i++) {
   const a = argv[i];
   if (a === '--json') opt.json = argv[++i];
@@ -42,8 +46,9 @@ for (let i = 0; i < argv.length; i++) {
   else if (a === '--quick') opt.quick = true;
   else if (a === '--repeats') opt.repeats = Number(argv[++i]);
   else if (a === '--only') opt.only = argv[++i].split(',');
+  else if (a === '--cpu') opt.cpu = true;
   else if (a === '-h' || a === '--help') {
-    console.log('usage: node bench/micro.mjs [--json out.json] [--quick] [--repeats N] [--only cpu,webgpu,tfjs-wasm,tfjs-webgpu]');
+    console.log('usage: node bench/micro.mjs [--json out.json] [--quick] [--repeats N] [--only cpu,webgpu,tfjs-wasm,tfjs-webgpu] [--cpu]');
     process.exit(0);
   } else {
     console.error(`micro: unknown argument ${a}`);
@@ -66,7 +71,13 @@ const MATMULS = [
 ];
 
 // ---------------------------------------------------------------- helpers
-const now = () => performance.now();
+const wall = () => performance.now();
+const cpuMs = () => {
+  const u = process.cpuUsage();
+  return (u.user + u.system) / 1000;
+};
+/** The clock of the timed regions (ms): wall, or this process's CPU time with --cpu. */
+const now = opt.cpu ? cpuMs : wall;
 const median = (xs) => {
   const s = [...xs].sort((a, b) => a - b);
   const m = s.length >> 1;
@@ -390,7 +401,7 @@ for (const impl of impls) {
 
 const results = {}; // impl -> metric key -> value | null
 const errors = {}; // impl -> metric key -> reason
-const t0All = now();
+const t0All = wall();
 for (const m of metrics) {
   for (const impl of impls) {
     results[impl.name] ??= {};
@@ -407,7 +418,7 @@ for (const m of metrics) {
       try { c?.dispose?.(); } catch {}
     }
   }
-  process.stderr.write(`micro: ${m.key} done (${((now() - t0All) / 1000).toFixed(1)} s)\n`);
+  process.stderr.write(`micro: ${m.key} done (${((wall() - t0All) / 1000).toFixed(1)} s)\n`);
 }
 
 // ---------------------------------------------------------------- report
@@ -419,7 +430,7 @@ const lpad = (s, n) => String(s).padStart(n);
 const peers = impls.filter((i) => i.name.startsWith('tfjs'));
 const ours = impls.filter((i) => !i.name.startsWith('tfjs'));
 
-console.log(`\nmoegraph micro-bench  node ${process.version}  ${os.cpus()[0]?.model ?? ''} x${os.cpus().length}  repeats ${REPEATS}`);
+console.log(`\nmoegraph micro-bench  node ${process.version}  ${os.cpus()[0]?.model ?? ''} x${os.cpus().length}  repeats ${REPEATS}  clock ${opt.cpu ? 'process CPU time' : 'wall'}`);
 for (const impl of impls) {
   const s = status[impl.name];
   console.log(`  ${pad(impl.label, 14)} ${s.ok ? `ok   ${s.note ?? ''}` : `n/a  ${s.reason}`}`);
@@ -459,6 +470,7 @@ if (opt.json) {
     node: process.version,
     cpu: `${os.cpus()[0]?.model ?? ''} x${os.cpus().length}`,
     repeats: REPEATS,
+    clock: opt.cpu ? 'process CPU time (user + system)' : 'wall',
     units: {
       matmul: 'GFLOP/s (higher is better)',
       dispatch_ms: `ms per dispatch, chain of ${CHAIN} adds of ${CHAIN_SIZE} floats + 1 read (lower is better)`,

@@ -333,6 +333,9 @@ describe('webgpu backend: elementwise', () => {
           be.binary(op, view(x, [2, 3, 5], [35, 5, 1], 1), view(y, [2, 3, 5], [0, 0, 1])),
           be.binary(op, view(x, [84], [1], 4), view(y, [84], [1], 0)), // vec4 path
           be.binary(op, view(x, [84], [1], 0), view(y, [84], [1], 3)), // unaligned: scalar path
+          be.binary(op, view(x, [21, 4], [4, 1], 4), view(y, [21, 4], [0, 0], 5)), // vec4, b one element
+          be.binary(op, view(x, [12], [0], 7), view(y, [12], [1], 8)), // vec4, a one element
+          be.binary(op, view(x, [12], [0], 7), view(y, [12], [1], 9)), // unaligned b: strided
         ];
       }, { rtol: 1e-5, atol: 1e-6 });
     }
@@ -349,6 +352,7 @@ describe('webgpu backend: elementwise', () => {
           be.binary(op, full(x), full(y)),
           be.binary(op, view(x, [5, 6], [6, 1]), view(y, [5, 6], [0, 1], 2)),
           be.binary(op, view(x, [24], [1], 4), view(y, [24], [1], 0)),
+          be.binary(op, view(x, [24], [1], 4), view(y, [24], [0], 3)), // vec4, b one element
         ];
       }, {}, true);
     }
@@ -383,6 +387,37 @@ describe('webgpu backend: elementwise', () => {
       be.accumulate(di, 8, view(si, [3], [2], 1), 'copy');
       return [be.copy(full(d), 'f32'), be.copy(full(di), 'i32')];
     });
+  });
+
+  it('rows variant (innermost dim >= 8): segment edges, broadcasts, negative strides, casts, grid-stride', async () => {
+    const data = rand(4000, 21, 5);
+    await same('rows variant', ({ be, up }) => {
+      const x = up(data);
+      const y = up(rand(4000, 22, 5));
+      const xi = up(randInt(4000, -50, 50, 23), 'i32');
+      const d = up(rand(3000, 24));
+      // a row of 70 spans three 32-element segments; 8 is the shortest rows layout, 7 is not one
+      be.accumulate(d, 5, view(x, [3, 2, 70], [70, 0, 1], 3), 'add');
+      be.accumulate(d, 600, view(x, [9, 33], [1, 9]), 'copy');
+      return [
+        be.copy(view(x, [4, 3, 70], [210, 0, 1], 1), 'f32'), // broadcast middle dim
+        be.copy(view(x, [5, 8], [1, 5]), 'f32'),
+        be.copy(view(x, [5, 7], [1, 5]), 'f32'),
+        be.copy(view(x, [2, 3, 4, 40], [1000, 0, 45, 1], 7), 'i32'), // rank 4
+        be.copy(view(x, [6, 33], [-40, -1], 3999), 'f16'), // negative strides; f16 output is not rows
+        be.copy(view(xi, [30, 64], [1, 30]), 'f32'),
+        be.unary('exp', view(x, [10, 64], [1, 10], 2)),
+        be.binary('mul', view(x, [64, 2, 32], [32, 0, 1]), view(y, [64, 2, 32], [2, 1, 0])), // inner broadcast
+        be.binary('sub', view(xi, [17, 3, 50], [150, 50, 1], 1), view(xi, [17, 3, 50], [0, 1, 3])),
+        be.where(view(x, [12, 40], [40, 1]), view(y, [12, 40], [1, 12]), view(x, [12, 40], [0, 1], 100)),
+        be.copy(full(d), 'f32'),
+      ];
+    }, { rtol: 1e-6, atol: 1e-6 });
+    // more row segments than one grid of threads holds: the grid-stride loop must cover the rest
+    await same('rows variant, grid-stride', ({ be, up }) => {
+      const x = up(rand(9 * 1024, 25));
+      return [be.copy(view(x, [300_000, 9], [0, 1], 17), 'f32')];
+    }, { rtol: 0, atol: 0 });
   });
 
   it('dropout mask is bit-identical to random.ts', async () => {
@@ -431,6 +466,22 @@ describe('webgpu backend: reductions', () => {
       await same(`${op} big`, ({ be, up }) => [be.reduce(op, view(up(big), [2, 70001]), 1)], { rtol: 1e-4, atol: 1e-3 });
       await same(`${op} many`, ({ be, up }) => [be.reduce(op, view(up(many), [5000, 3]), 1)], { rtol: 1e-5, atol: 1e-5 });
       await same(`${op} mid`, ({ be, up }) => [be.reduce(op, view(up(many), [100, 150], [1, 100]), 1)], { rtol: 1e-5, atol: 1e-5 });
+    }
+  });
+
+  it('segmented per-thread reductions: partial segments, rank-3 outer dims, strided and short rows', async () => {
+    const data = rand(6000, 31, 5);
+    for (const op of OPS) {
+      await same(`${op} segmented`, ({ be, up }) => {
+        const x = up(data);
+        return [
+          be.reduce(op, view(x, [70, 33, 2], [80, 1, 40]), 1), // 33 outputs per row: a 32 + 1 split
+          be.reduce(op, view(x, [3, 4, 65, 5], [1500, 0, 5, 1], 2), 1), // rank-3 outer dims, broadcast
+          be.reduce(op, view(x, [40, 1], [1, 1]), 1), // one-element rows
+          be.reduce(op, view(x, [9, 64], [64, 1], 3), 1), // 64 elements: segments of one output
+          be.reduce(op, view(x, [2, 31, 63], [3000, 63, 1]), 1), // 63: segments of 32 outputs
+        ];
+      }, { rtol: 1e-5, atol: 1e-5 });
     }
   });
 
@@ -675,6 +726,11 @@ describe('webgpu backend: gatherMatmul', () => {
     [11, 8, 5, 3, 't'], // vec4 over k
     [13, 16, 7, 2, 'o'], // offset 3: scalar
     [5, 4, 1, 1, 'c'],
+    [9, 8, 4, 3, 'c'], // n <= 4: 4 columns per thread, over n
+    [6, 4, 4, 2, 'o'], // ... at offset 4
+    [11, 12, 4, 3, 't'], // ... over k
+    [7, 8, 3, 2, 't'], // ... over k, a partial column group
+    [5, 8, 1, 3, 't'], // ... n = 1
   ];
   for (const [m, k, n, e, lay] of shapes) {
     for (const dt of ['f32', 'f16'] as const) {

@@ -6,7 +6,7 @@ import { numel } from '../../../shape.js';
 import type { KernelDef } from '../pipelines.js';
 import { grid1D, type Bindable, type WebGPURuntime, type WGStorage } from '../runtime.js';
 import { checkRank, coalesce, writeStrided, type Layout, type ParamWriter } from '../strided.js';
-import { rankKind, type RankKind } from '../wgsl/common.js';
+import { rankKind, segmentedThreads, type RankKind } from '../wgsl/common.js';
 import {
   accumulateKernel,
   binaryKernel,
@@ -29,11 +29,18 @@ function v4(kind: RankKind, n: number, L: Layout, dtypes: DType[]): boolean {
   return kind === 'c' && n % 4 === 0 && n >= 4 && L.offsets.every((o) => o % 4 === 0) && dtypes.every((d) => d !== 'f16');
 }
 
-/** The standard strided launch over `n` items (`threads` differs from n when a thread handles several). */
+/**
+ * The standard strided launch over `n` items of a kernel of variant `kind` (`threads` differs
+ * from n when a thread handles several; the rows variant runs a thread per row segment).
+ */
 export function launchStrided(
-  rt: WebGPURuntime, k: KernelDef, bufs: Bindable[], n: number, L: Layout,
+  rt: WebGPURuntime, k: KernelDef, kind: RankKind, bufs: Bindable[], n: number, L: Layout,
   threads = n, extra?: (p: ParamWriter) => void,
 ): void {
+  if (kind === 'r') {
+    const inner = L.shape[L.shape.length - 1]!;
+    threads = segmentedThreads(n / inner, inner);
+  }
   rt.dispatch(k, bufs, (p) => {
     p.u(0, n);
     writeStrided(p, L);
@@ -41,12 +48,24 @@ export function launchStrided(
   }, grid1D(threads));
 }
 
-/** The vec4 launch: n / 4 items, view offsets in vec4 units. */
-function launchVec4(rt: WebGPURuntime, k: KernelDef, bufs: Bindable[], n: number, L: Layout): void {
+/** The vec4 launch: n / 4 items, view offsets in vec4 units (in elements for a broadcast scalar view). */
+function launchVec4(rt: WebGPURuntime, k: KernelDef, bufs: Bindable[], n: number, L: Layout, scalarView = -1): void {
   rt.dispatch(k, bufs, (p) => {
     p.u(0, n / 4);
-    L.offsets.forEach((o, i) => p.u(2 + i, o / 4));
+    L.offsets.forEach((o, i) => p.u(2 + i, i === scalarView ? o : o / 4));
   }, grid1D(n / 4));
+}
+
+/**
+ * The operand of a binary that is one broadcast element (stride 0) while the other is vec4-able:
+ * the vec4 kernel splats it (a scalar multiply over 2M floats took ~40% longer strided).
+ */
+function scalarOperand(kind: RankKind, n: number, L: Layout, dt: DType): 'a' | 'b' | null {
+  if (kind !== 1 || n % 4 !== 0 || dt === 'f16') return null;
+  const [sa, sb] = [L.strides[0]![0], L.strides[1]![0]];
+  if (sa === 0 && sb === 1 && L.offsets[1]! % 4 === 0) return 'a';
+  if (sb === 0 && sa === 1 && L.offsets[0]! % 4 === 0) return 'b';
+  return null;
 }
 
 export function fillWords(rt: WebGPURuntime, s: WGStorage, words: number, bits: number): void {
@@ -65,7 +84,8 @@ export function copy(rt: WebGPURuntime, x: View, dtype: DType): WGStorage {
   if (n === 0) return out;
   // an f16 output is written a packed pair per thread
   const threads = dtype === 'f16' ? Math.ceil(n / 2) : n;
-  launchStrided(rt, copyKernel(s.dtype, dtype, rankKind(L.shape, L.strides)), [s, out], n, L, threads);
+  const kind = rankKind(L.shape, L.strides, dtype !== 'f16');
+  launchStrided(rt, copyKernel(s.dtype, dtype, kind), kind, [s, out], n, L, threads);
   return out;
 }
 
@@ -78,7 +98,7 @@ export function unary(rt: WebGPURuntime, op: UnaryOp, x: View): Storage {
   if (n === 0) return out;
   const kind = rankKind(L.shape, L.strides);
   if (v4(kind, n, L, [s.dtype])) launchVec4(rt, unaryKernel(op, s.dtype, 'v4'), [s, out], n, L);
-  else launchStrided(rt, unaryKernel(op, s.dtype, kind), [s, out], n, L);
+  else launchStrided(rt, unaryKernel(op, s.dtype, kind), kind, [s, out], n, L);
   return out;
 }
 
@@ -95,8 +115,10 @@ export function binary(rt: WebGPURuntime, op: BinaryOp, a: View, b: View): Stora
   binaryKernel(op, sa.dtype, kind); // validates op/dtype before allocating
   const out = rt.alloc(n, binaryOutDType(op, sa.dtype));
   if (n === 0) return out;
+  const scalar = scalarOperand(kind, n, L, sa.dtype);
   if (v4(kind, n, L, [sa.dtype])) launchVec4(rt, binaryKernel(op, sa.dtype, 'v4'), [sa, sb, out], n, L);
-  else launchStrided(rt, binaryKernel(op, sa.dtype, kind), [sa, sb, out], n, L);
+  else if (scalar) launchVec4(rt, binaryKernel(op, sa.dtype, 'v4', scalar), [sa, sb, out], n, L, scalar === 'a' ? 0 : 1);
+  else launchStrided(rt, binaryKernel(op, sa.dtype, kind), kind, [sa, sb, out], n, L);
   return out;
 }
 
@@ -114,7 +136,8 @@ export function where(rt: WebGPURuntime, cond: View, a: View, b: View): Storage 
   const L = layout('where', a.shape, [cond, a, b]);
   const out = rt.alloc(n, sa.dtype === 'i32' ? 'i32' : 'f32');
   if (n === 0) return out;
-  launchStrided(rt, whereKernel(sc.dtype, sa.dtype, rankKind(L.shape, L.strides)), [sc, sa, sb, out], n, L);
+  const kind = rankKind(L.shape, L.strides);
+  launchStrided(rt, whereKernel(sc.dtype, sa.dtype, kind), kind, [sc, sa, sb, out], n, L);
   return out;
 }
 
@@ -136,8 +159,8 @@ export function accumulate(rt: WebGPURuntime, dst: Storage, dstOffset: number, s
     v = { storage: temp, shape: [n], strides: [1], offset: 0 };
   }
   const L = layout('accumulate', v.shape, [v]);
-  const k = accumulateKernel(mode, s.dtype, d.dtype, rankKind(L.shape, L.strides));
-  launchStrided(rt, k, [s, d], n, L, n, (p) => p.u(5, dstOffset));
+  const kind = rankKind(L.shape, L.strides);
+  launchStrided(rt, accumulateKernel(mode, s.dtype, d.dtype, kind), kind, [s, d], n, L, n, (p) => p.u(5, dstOffset));
   if (temp) rt.release(temp);
 }
 

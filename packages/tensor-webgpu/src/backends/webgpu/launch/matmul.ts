@@ -7,7 +7,7 @@ import type { KernelDef } from '../pipelines.js';
 import { grid1D, MAX_GROUPS, type WebGPURuntime, type WGStorage } from '../runtime.js';
 import { coalesce } from '../strided.js';
 import { copyKernel } from '../wgsl/elementwise.js';
-import { rankKind } from '../wgsl/common.js';
+import { rankKind, segmentedThreads } from '../wgsl/common.js';
 import { MM_C4, MM_R, MM_TX, MM_TY, mmFastKernel, mmGeneralKernel, mmPackKernel } from '../wgsl/matmul.js';
 import { fillWords, launchStrided } from './elementwise.js';
 
@@ -90,7 +90,8 @@ export function matmul(rt: WebGPURuntime, a: View, b: View): Storage {
     temps.push(wide);
     mmFast(rt, opA, opB, wide, { B, M, K: K4, N: N4 });
     const L = coalesce([B, M, N], [[M * N4, N4, 1]], [0]);
-    launchStrided(rt, copyKernel('f32', 'f32', rankKind(L.shape, L.strides)), [wide, out], B * M * N, L);
+    const kind = rankKind(L.shape, L.strides);
+    launchStrided(rt, copyKernel('f32', 'f32', kind), kind, [wide, out], B * M * N, L);
   }
   for (const t of temps) rt.release(t);
   return out;
@@ -114,7 +115,7 @@ function mmPack(rt: WebGPURuntime, x: Operand, B: number, R: number, Rv: number,
     p.i(6, x.st[1]!);
     p.i(7, x.st[2]!);
     p.u(8, Rv);
-  }, grid1D(total));
+  }, grid1D(segmentedThreads(Bn * R, Cp)));
   return { s: out, st: [Bn === 1 ? 0 : R * Cp, Cp, 1], off: 0 };
 }
 

@@ -15,11 +15,14 @@ function dims(what: string, vals: Record<string, number>): void {
   }
 }
 
-/** The vec4 variant the layout of w allows (strides of size-1 dims zeroed by the caller), else scalar. */
+/**
+ * The vec4 variant the layout of w allows (strides of size-1 dims zeroed by the caller), else
+ * scalar; the 4-column variants when n <= 4.
+ */
 function pickVariant(k: number, n: number, st: number[], off: number): GmmVariant {
   const a4 = (v: number) => v >= 0 && v % 4 === 0;
-  if (n % 4 === 0 && st[2] === 1 && a4(st[0]!) && a4(st[1]!) && a4(off)) return 'vn';
-  if (k % 4 === 0 && st[1] === 1 && a4(st[0]!) && a4(st[2]!) && a4(off)) return 'vk';
+  if (n % 4 === 0 && st[2] === 1 && a4(st[0]!) && a4(st[1]!) && a4(off)) return n <= 4 ? 'vn4' : 'vn';
+  if (k % 4 === 0 && st[1] === 1 && a4(st[0]!) && a4(st[2]!) && a4(off)) return n <= 4 ? 'vk4' : 'vk';
   return 's';
 }
 
@@ -44,11 +47,13 @@ export function gatherMatmul(rt: WebGPURuntime, x: Storage, w: View, idx: Storag
   const nc = Math.ceil(n / GMM_TN[v]);
   const total = m * nc;
   const q = v === 's' ? 1 : 4;
+  const kq = v === 'vk' || v === 'vk4' ? k / 4 : k;
+  const nq = v === 'vn' || v === 'vn4' ? n / 4 : n;
   rt.dispatch(gatherMatmulKernel(v, sw.dtype), [sx, sw, si, out], (p) => {
     p.u(0, total);
     p.u(1, nc);
-    p.u(2, v === 'vk' ? k / 4 : k);
-    p.u(3, v === 'vn' ? n / 4 : n);
+    p.u(2, kq);
+    p.u(3, nq);
     p.u(4, e);
     p.i(5, w.offset / q);
     for (let d = 0; d < 3; d++) p.i(6 + d, st[d]! / q);

@@ -111,11 +111,27 @@ fn offs(i: u32) -> vec3<i32> {
 }
 `;
   }
+  if (rank === 'r') {
+    // ROWS_MAIN sets the row's base offsets once; per element only the inner dim's stride is applied
+    return /* wgsl */ `
+var<private> rowBase: vec3<i32>;
+var<private> rowStep: vec3<i32>;
+var<private> rowStart: u32;
+fn offs(i: u32) -> vec3<i32> { return rowBase + i32(i - rowStart) * rowStep; }
+${outerOffs('rowOffs', 1)}`;
+  }
+  return outerOffs('offs', 0);
+}
+
+/** `fn name(i)`: offsets of flat index i over all dims but the last `skip` (rank is word 1). */
+function outerOffs(name: string, skip: number): string {
+  // counting e down from the rank keeps the loop bound from wrapping when rank <= skip
   return /* wgsl */ `
-fn offs(i: u32) -> vec3<i32> {
+fn ${name}(i: u32) -> vec3<i32> {
   var o = vec3<i32>(pi(2u), pi(3u), pi(4u));
   var rem = i;
-  for (var d = pu(1u) - 1u; d > 0u; d--) {
+  for (var e = pu(1u); e > ${skip + 1}u; e--) {
+    let d = e - ${skip + 1}u;
     let s = pu(8u + d);
     let c = i32(rem % s);
     rem = rem / s;
@@ -126,13 +142,74 @@ fn offs(i: u32) -> vec3<i32> {
 `;
 }
 
+/** Elements of a row that one thread of a segmented kernel walks (amortising its offset computation). */
+export const ROWS_SEG = 32;
+
 /**
- * Kernel variant of a coalesced layout: 'c' all unit strides, 1 / 2 / 'n' by rank; 'v4' (chosen by
- * the caller for unary/binary) is 'c' with vec4 loads when sizes and offsets are multiples of 4.
+ * Entry of a segmented kernel: rows of `rowLen` items (WGSL expressions, like `rows` and `seg`)
+ * are cut into segments of `seg`, one per thread (grid-stride), and the kernel's
+ * `fn segment(row: u32, j0: u32, j1: u32)` walks items j0..j1 of its row. lavapipe runs integer
+ * division per lane in scalar code, so computing a row's offsets once per segment instead of a
+ * div/mod chain per item made strided copies and short-row reductions 3-8x cheaper.
  */
-export type RankKind = 'c' | 1 | 2 | 'n' | 'v4';
-export function rankKind(shape: readonly number[], strides: readonly (readonly number[])[]): RankKind {
+export function segmentedMain(rowLen: string, rows: string, seg: string): string {
+  return /* wgsl */ `
+@compute @workgroup_size(${WG})
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+        @builtin(local_invocation_index) li: u32) {
+  let rowLen = ${rowLen};
+  let seg = ${seg};
+  let segs = (rowLen + seg - 1u) / seg;
+  let total = (${rows}) * segs;
+  let step = nwg.x * nwg.y * ${WG}u;
+  for (var it = (wid.y * nwg.x + wid.x) * ${WG}u + li; it < total; it += step) {
+    let row = it / segs;
+    let j0 = (it - row * segs) * seg;
+    segment(row, j0, min(j0 + seg, rowLen));
+  }
+}
+`;
+}
+
+/** Threads of a segmented kernel over `rows` rows of `rowLen` items. */
+export function segmentedThreads(rows: number, rowLen: number, seg = ROWS_SEG): number {
+  return rows * Math.ceil(rowLen / seg);
+}
+
+/**
+ * Entry of the 'r' (rows) variant: segments of the innermost dim; the row's base offsets are
+ * computed once per segment, then each element steps by the inner strides.
+ */
+const INNER = 'pu(8u + pu(1u) - 1u)';
+const ROWS_MAIN = /* wgsl */ `
+fn segment(row: u32, j0: u32, j1: u32) {
+  let last = pu(1u) - 1u;
+  rowStep = vec3<i32>(pi(16u + last), pi(24u + last), pi(32u + last));
+  rowStart = row * pu(8u + last);
+  rowBase = rowOffs(row);
+  for (var j = j0; j < j1; j++) { body(rowStart + j); }
+}
+${segmentedMain(INNER, `pu(0u) / ${INNER}`, `${ROWS_SEG}u`)}
+fn body(gi: u32) {`;
+
+/** Entry of a strided kernel of kind `rank`: the body follows, as after MAIN_1D. */
+export function stridedMain(rank: RankKind): string {
+  return rank === 'r' ? ROWS_MAIN : MAIN_1D;
+}
+
+/** Innermost dims at least this long run the rows variant (shorter rows would idle most lanes). */
+export const ROWS_MIN_INNER = 8;
+
+/**
+ * Kernel variant of a coalesced layout: 'c' all unit strides, 1 / 2 / 'n' by rank, 'r' for rank
+ * >= 2 with a long innermost dim (unless `rows` is false: kernels that handle two elements per
+ * thread); 'v4' (chosen by the caller for unary/binary) is 'c' with vec4 loads when sizes and
+ * offsets are multiples of 4.
+ */
+export type RankKind = 'c' | 1 | 2 | 'n' | 'r' | 'v4';
+export function rankKind(shape: readonly number[], strides: readonly (readonly number[])[], rows = true): RankKind {
   if (shape.length <= 1) return strides.every((s) => s[0] === 1) ? 'c' : 1;
+  if (rows && shape[shape.length - 1]! >= ROWS_MIN_INNER) return 'r';
   return shape.length === 2 ? 2 : 'n';
 }
 

@@ -2,7 +2,7 @@
 import type { BinaryOp, UnaryOp } from '../../../backend.js';
 import type { DType } from '../../../dtype.js';
 import type { KernelDef } from '../pipelines.js';
-import { type RankKind, ERF, MAIN_1D, PRELUDE, bind, conv, ctype, loader, main1D, offsetsFn } from './common.js';
+import { type RankKind, ERF, MAIN_1D, PRELUDE, bind, conv, ctype, loader, main1D, offsetsFn, stridedMain } from './common.js';
 
 /** Storage binding of vec4s (the 'v4' variants: contiguous, 4-aligned, length a multiple of 4). */
 function vbind(i: number, name: string, t: string, rw = false): string {
@@ -38,7 +38,7 @@ export function copyKernel(src: DType, dst: DType, rank: RankKind): KernelDef {
   Y[gi] = pack2x16float(vec2<f32>(v0, v1));
 }`;
       }
-      return `${head}${MAIN_1D}
+      return `${head}${stridedMain(rank)}
   if (gi >= pu(0u)) { return; }
   Y[gi] = ${conv('ld_X(offs(gi).x)', cs, cd)};
 }`;
@@ -92,7 +92,7 @@ ${MAIN_1D}
     key: `unary:${op}:${dt}:${rank}`,
     code: () => `${PRELUDE}${ERF}${bind(1, 'X', dt)}${bind(2, 'Y', isInt ? 'i32' : 'f32', true)}${loader('X', dt)}${offsetsFn(rank)}
 fn f(x: ${t}) -> ${t} { return ${expr}; }
-${MAIN_1D}
+${stridedMain(rank)}
   if (gi >= pu(0u)) { return; }
   Y[gi] = f(ld_X(offs(gi).x));
 }`,
@@ -158,20 +158,23 @@ fn nn(a: f32, b: f32) -> bool { return isnan_(a) || isnan_(b); }
 fn siluGrad(x: f32, g: f32) -> f32 { let s = 1.0 / (1.0 + exp(-x)); return g * s * (1.0 + x * (1.0 - s)); }
 `;
 
-export function binaryKernel(op: BinaryOp, dt: DType, rank: RankKind): KernelDef {
+/** `scalar` (with rank 'v4'): that operand is one element at its element offset, splatted. */
+export function binaryKernel(op: BinaryOp, dt: DType, rank: RankKind, scalar?: 'a' | 'b'): KernelDef {
   const isInt = dt === 'i32';
   const expr = isInt ? BIN_I32[op] : BIN_F32[op];
   if (!expr) throw new Error(`webgpu: binary '${op}' is not defined on i32`);
   const out = binaryOutDType(op, dt);
   if (rank === 'v4') {
     const t = ctype(dt);
+    const ld = (name: string, w: number, splat: boolean) =>
+      splat ? `vec4<${t}>(${name}[pu(${w}u) >> 2u][pu(${w}u) & 3u])` : `${name}[pu(${w}u) + gi]`;
     return {
-      key: `binary:${op}:${dt}:v4`,
+      key: `binary:${op}:${dt}:v4${scalar ? `:${scalar}` : ''}`,
       code: () => `${PRELUDE}${ERF}${POW}${vbind(1, 'A', t)}${vbind(2, 'B', t)}${vbind(3, 'Y', ctype(out), true)}
 fn f(a: ${t}, b: ${t}) -> ${ctype(out)} { return ${expr}; }
 ${MAIN_1D}
-  let a = A[pu(2u) + gi];
-  let b = B[pu(3u) + gi];
+  let a = ${ld('A', 2, scalar === 'a')};
+  let b = ${ld('B', 3, scalar === 'b')};
   Y[gi] = vec4<${ctype(out)}>(f(a.x, b.x), f(a.y, b.y), f(a.z, b.z), f(a.w, b.w));
 }`,
     };
@@ -180,7 +183,7 @@ ${MAIN_1D}
     key: `binary:${op}:${dt}:${rank}`,
     code: () => `${PRELUDE}${ERF}${POW}${bind(1, 'A', dt)}${bind(2, 'B', dt)}${bind(3, 'Y', out, true)}${loader('A', dt)}${loader('B', dt)}${offsetsFn(rank)}
 fn f(a: ${ctype(dt)}, b: ${ctype(dt)}) -> ${ctype(out)} { return ${expr}; }
-${MAIN_1D}
+${stridedMain(rank)}
   if (gi >= pu(0u)) { return; }
   let o = offs(gi);
   Y[gi] = f(ld_A(o.x), ld_B(o.y));
@@ -194,7 +197,7 @@ export function whereKernel(condDt: DType, dt: DType, rank: RankKind): KernelDef
   return {
     key: `where:${condDt}:${dt}:${rank}`,
     code: () => `${PRELUDE}${bind(1, 'C', condDt)}${bind(2, 'A', dt)}${bind(3, 'B', dt)}${bind(4, 'Y', ctype(dt), true)}${loader('C', condDt)}${loader('A', dt)}${loader('B', dt)}${offsetsFn(rank)}
-${MAIN_1D}
+${stridedMain(rank)}
   if (gi >= pu(0u)) { return; }
   let o = offs(gi);
   let c = ld_C(o.x);
@@ -209,7 +212,7 @@ export function accumulateKernel(mode: 'copy' | 'add', src: DType, dst: DType, r
   return {
     key: `accumulate:${mode}:${src}:${dst}:${rank}`,
     code: () => `${PRELUDE}${bind(1, 'X', src)}${bind(2, 'Y', cd, true)}${loader('X', src)}${offsetsFn(rank)}
-${MAIN_1D}
+${stridedMain(rank)}
   if (gi >= pu(0u)) { return; }
   let j = pu(5u) + gi;
   let v = ${conv('ld_X(offs(gi).x)', ctype(src), cd)};

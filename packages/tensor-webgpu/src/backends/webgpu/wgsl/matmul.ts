@@ -10,7 +10,7 @@
  */
 import type { DType } from '../../../dtype.js';
 import type { KernelDef } from '../pipelines.js';
-import { MAIN_1D, PRELUDE, bind, loader } from './common.js';
+import { PRELUDE, ROWS_SEG, bind, loader, segmentedMain } from './common.js';
 
 export const MM_TX = 8;
 export const MM_TY = 8;
@@ -88,21 +88,26 @@ fn main(@builtin(global_invocation_id) g: vec3<u32>) {
   };
 }
 
-/** Params: 0 total, 1 R (padded rows), 2 C, 3 Cp, 4 off, 5 sB, 6 sR, 7 sC (element units, i32), 8 valid rows. */
+/**
+ * Params: 0 total, 1 R (padded rows), 2 C, 3 Cp, 4 off, 5 sB, 6 sR, 7 sC (element units, i32), 8 valid rows.
+ * Segmented over output rows (common.ts segmentedMain): the row's source offset once per segment.
+ */
 export function mmPackKernel(dt: DType): KernelDef {
   return {
     key: `mmPack:${dt}`,
-    code: () => `${PRELUDE}${bind(1, 'X', dt)}${bind(2, 'Y', 'f32', true)}${loader('X', dt)}${MAIN_1D}
-  if (gi >= pu(0u)) { return; }
+    code: () => `${PRELUDE}${bind(1, 'X', dt)}${bind(2, 'Y', 'f32', true)}${loader('X', dt)}
+fn segment(row: u32, j0: u32, j1: u32) {
   let R = pu(1u); let Cn = pu(2u); let Cp = pu(3u);
-  let c = gi % Cp;
-  let rest = gi / Cp;
-  let r = rest % R;
-  let b = rest / R;
-  var v = 0.0;
-  if (c < Cn && r < pu(8u)) { v = f32(ld_X(pi(4u) + i32(b) * pi(5u) + i32(r) * pi(6u) + i32(c) * pi(7u))); }
-  Y[gi] = v;
-}`,
+  let r = row % R;
+  let base = pi(4u) + i32(row / R) * pi(5u) + i32(r) * pi(6u);
+  let live = r < pu(8u);
+  for (var c = j0; c < j1; c++) {
+    var v = 0.0;
+    if (live && c < Cn) { v = f32(ld_X(base + i32(c) * pi(7u))); }
+    Y[row * Cp + c] = v;
+  }
+}
+${segmentedMain('pu(3u)', 'pu(0u) / pu(3u)', `${ROWS_SEG}u`)}`,
   };
 }
 

@@ -5,6 +5,8 @@
  * - 'gmm:vk' (w columns contiguous, e.g. a transposed weight, vec4 over k): a thread computes one
  *   row x 8 columns, each a vec4 dot product per 4 reduction steps.
  * - 'gmm:s' any strides (i32), one row x 4 columns with scalar loads; f16 through the loader.
+ * - ':4' (n <= 4, e.g. a LoRA rank-4 projection): the vec4 variants with 4 columns per thread,
+ *   since 8 would compute every column twice.
  * Out-of-range expert indices give zero rows.
  * - 'gmmGradW': one thread per (expert, k-chunk, n-chunk) sums outer(x[i, k-chunk], g[i, n-chunk])
  *   over that expert's CSR segment of rows (built by the csr* kernels of indexing.ts) in increasing
@@ -17,7 +19,7 @@ import { PRELUDE, bind, loader } from './common.js';
 /** Threads per workgroup: small, so modest row counts still spread over many workgroups. */
 export const GMM_WG = 64;
 /** Output columns per thread of each variant. */
-export const GMM_TN = { vn: 8, vk: 8, s: 4 } as const;
+export const GMM_TN = { vn: 8, vk: 8, vn4: 4, vk4: 4, s: 4 } as const;
 export type GmmVariant = keyof typeof GMM_TN;
 
 /** Grid-stride entry like common.ts main1D, with a GMM_WG-thread workgroup. */
@@ -50,15 +52,16 @@ const HEAD = /* wgsl */ `
 
 export function gatherMatmulKernel(variant: GmmVariant, wdt: DType): KernelDef {
   const key = `gmm:${variant}:${wdt}`;
-  if (variant === 'vn') {
+  if (variant === 'vn' || variant === 'vn4') {
     // offsets and strides in vec4 units; N = n / 4
+    const wide = variant === 'vn';
     return {
       key,
       code: () => `${PRELUDE}${bind(1, 'X', 'f32')}${vecW(wdt)}${bind(3, 'I', 'i32')}
 @group(0) @binding(4) var<storage, read_write> Y: array<vec4<f32>>;
 ${MAIN}${HEAD}
-  let c0 = ch * 2u;
-  let two = c0 + 1u < N;
+  let c0 = ch * ${wide ? 2 : 1}u;
+  let two = ${wide ? 'c0 + 1u < N' : 'false'};
   let c1 = select(c0, c0 + 1u, two);
   var s0 = vec4<f32>(0.0); var s1 = vec4<f32>(0.0);
   if (ok) {
@@ -68,7 +71,7 @@ ${MAIN}${HEAD}
     for (var r = 0u; r < K; r++) {
       let xv = X[xb + r];
       s0 += xv * lW(wb + c0);
-      s1 += xv * lW(wb + c1);
+      ${wide ? 's1 += xv * lW(wb + c1);' : ''}
       wb += sK;
     }
   }
@@ -77,31 +80,33 @@ ${MAIN}${HEAD}
 }`,
     };
   }
-  if (variant === 'vk') {
+  if (variant === 'vk' || variant === 'vk4') {
     // offsets and strides in vec4 units; K = k / 4; x read as vec4
+    const T = GMM_TN[variant];
+    const dots = (h: number) => [0, 1, 2, 3].map((t) => `dot(xv, lW(w[${4 * h + t}] + r))`).join(', ');
     return {
       key,
       code: () => `${PRELUDE}@group(0) @binding(1) var<storage, read> X: array<vec4<f32>>;
 ${vecW(wdt)}${bind(3, 'I', 'i32')}${bind(4, 'Y', 'f32', true)}
 ${MAIN}${HEAD}
-  let j0 = ch * 8u;
+  let j0 = ch * ${T}u;
   var a0 = vec4<f32>(0.0); var a1 = vec4<f32>(0.0);
   if (ok) {
     let sN = pu(8u);
     let wb = pu(5u) + u32(ex) * pu(6u);
-    var w: array<u32, 8>;
-    for (var t = 0u; t < 8u; t++) { w[t] = wb + min(j0 + t, N - 1u) * sN; }
+    var w: array<u32, ${T}>;
+    for (var t = 0u; t < ${T}u; t++) { w[t] = wb + min(j0 + t, N - 1u) * sN; }
     let xb = i * K;
     for (var r = 0u; r < K; r++) {
       let xv = X[xb + r];
-      a0 += vec4<f32>(dot(xv, lW(w[0] + r)), dot(xv, lW(w[1] + r)), dot(xv, lW(w[2] + r)), dot(xv, lW(w[3] + r)));
-      a1 += vec4<f32>(dot(xv, lW(w[4] + r)), dot(xv, lW(w[5] + r)), dot(xv, lW(w[6] + r)), dot(xv, lW(w[7] + r)));
+      a0 += vec4<f32>(${dots(0)});
+      ${T === 8 ? `a1 += vec4<f32>(${dots(1)});` : ''}
     }
   }
   let o = i * N + j0;
   for (var t = 0u; t < 4u; t++) {
     if (j0 + t < N) { Y[o + t] = a0[t]; }
-    if (j0 + t + 4u < N) { Y[o + t + 4u] = a1[t]; }
+    ${T === 8 ? 'if (j0 + t + 4u < N) { Y[o + t + 4u] = a1[t]; }' : ''}
   }
 }`,
     };

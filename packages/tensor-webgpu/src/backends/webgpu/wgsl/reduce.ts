@@ -1,14 +1,18 @@
 /**
  * Reductions over the trailing dims of a strided view.
- * Params: 0 nOut, 1 nRed, 2 outer rank, 3 inner rank, 4 offset, 8..15 outer shape,
+ * Params: 0 nOut, 1 nRed, 2 outer rank, 3 inner rank, 4 offset, 5 segment ('seq'), 8..15 outer shape,
  * 16..23 outer strides, 24..31 inner shape, 32..39 inner strides.
- * 'seq': one thread per output looping over its elements (many outputs);
+ * 'seq': a thread per segment of word-5 consecutive outputs along the innermost outer dim, looping
+ *   over each output's elements (many outputs). Long segments run the outer offset's div/mod chain
+ *   once per segment (integer division is scalarised per lane on lavapipe, see common.ts
+ *   segmentedMain); segments of 1 keep neighbouring lanes on neighbouring outputs, which wins when
+ *   each output reads enough elements to amortise the division.
  * 'wg': one workgroup per output with a shared-memory tree reduction (few, large outputs).
  */
 import type { ReduceOp } from '../../../backend.js';
 import type { DType } from '../../../dtype.js';
 import type { KernelDef } from '../pipelines.js';
-import { MAIN_1D, PRELUDE, bind, ctype, loader, mainPerGroup } from './common.js';
+import { PRELUDE, bind, ctype, loader, mainPerGroup, segmentedMain } from './common.js';
 
 export const REDUCE_WG = 32;
 
@@ -76,20 +80,28 @@ export function reduceKernel(op: ReduceOp, dt: DType, mode: 'seq' | 'wg', inner1
       ? 'a = a + v;'
       : 'if (better(v, j, a, ai)) { a = v; ai = j; }';
   if (mode === 'seq') {
+    const inner = 'pu(8u + pu(2u) - 1u)';
     return {
       key,
-      code: () => `${head}${MAIN_1D}
-  if (gi >= pu(0u)) { return; }
-  let base = outerOff(gi);
+      code: () => `${head}
+fn segment(row: u32, j0: u32, j1: u32) {
+  let last = pu(2u) - 1u;
+  let os = pi(16u + last);
   let nRed = pu(1u);
-  var a: ${t} = ${init};
-  var ai: u32 = 0xffffffffu;
-  for (var j = 0u; j < nRed; j++) {
-    let v = ld_X(base + innerOff(j));
-    ${step}
+  let g0 = row * pu(8u + last);
+  var base = outerOff(g0 + j0);
+  for (var q = g0 + j0; q < g0 + j1; q++) {
+    var a: ${t} = ${init};
+    var ai: u32 = 0xffffffffu;
+    for (var j = 0u; j < nRed; j++) {
+      let v = ld_X(base + innerOff(j));
+      ${step}
+    }
+    Y[q] = ${result};
+    base += os;
   }
-  Y[gi] = ${result};
-}`,
+}
+${segmentedMain(inner, `pu(0u) / ${inner}`, 'pu(5u)')}`,
     };
   }
   const W = REDUCE_WG;
