@@ -300,7 +300,7 @@ export async function runCli(argv: string[], deps: CliDeps = {}): Promise<number
   log(`${plan.title}: ${plan.runs.length} runs (${plan.variants.length} rows x ${plan.tasks.length} tasks x ${plan.seeds.length} seeds), profile ${profile.name}, results in ${outDir}`);
   if (profile.budgetSeconds) log(`profile budget: ${formatDuration(profile.budgetSeconds)} on a 2-core machine`);
 
-  const refOpts: ReferenceOptions = { backend: (plan.runs[0]?.partial.backend as ReferenceOptions['backend']) ?? 'auto' };
+  const refOpts: ReferenceOptions = {};
   const timeRef = deps.referenceKernel ?? timeReferenceKernel;
   let refBefore: ReferenceTiming | undefined;
   if (o.command === 'ci') refBefore = await timeRef(refOpts);

@@ -3,8 +3,8 @@
  * baseline. A method fails when
  *   accuracy < baseline accuracy - accuracyTolerance               (absolute, accuracy in 0..1), or
  *   relThroughput < throughputRatio x baseline relThroughput,
- * where relThroughput = train samples/s / reference kernels/s measured in the same run on the same
- * backend (see refkernel.ts). Throughput is not compared when the backends differ.
+ * where relThroughput = train samples/s / reference kernels/s measured in the same run (a plain-JS
+ * kernel that measures the machine, see refkernel.ts). Throughput is not compared when the backends differ.
  */
 import { mean } from '../stats.js';
 import type { ReferenceTiming } from './refkernel.js';
