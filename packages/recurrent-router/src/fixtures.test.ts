@@ -1,7 +1,7 @@
 /**
  * Independent numerical verification against PyTorch (fixtures/make_fixtures.py -> fixtures/gru.json):
  * a tiny MixLoRA layer wrapped in T rounds of recurrent routing, outputs and gradients of
- * sum(y_T * c) for every parameter, on the cpu and webgpu backends, to 1e-5 relative.
+ * sum(y_T * c) for every parameter, on the cpu and webgpu backends, fused and unfused GRU, to 1e-5 relative.
  */
 import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -42,7 +42,7 @@ function relErr(a: ArrayLike<number>, b: ArrayLike<number>): number {
   return num / Math.max(den, 1e-30);
 }
 
-function build(b: Backend, c: Case) {
+function build(b: Backend, c: Case, fused: boolean) {
   const P = fx.params;
   const host = (k: string) => Float32Array.from(P[k]!.data);
   const lin = (k: string) => new Linear(k, tensor(host(k), P[k]!.shape, { backend: b }));
@@ -60,7 +60,7 @@ function build(b: Backend, c: Case) {
     A_gate: E.gate!.A, B_gate: E.gate!.B, A_up: E.up!.A, B_up: E.up!.B, A_down: E.down!.A, B_down: E.down!.B,
   };
   for (const [k, t] of Object.entries(experts)) setParam(t, host(k));
-  const gru = new LowRankGRU({ dim: d, hiddenSize, candidateActivation: c.act, candidateInput: c.input, wgInit: 'xavier', backend: b, generator: g });
+  const gru = new LowRankGRU({ dim: d, hiddenSize, candidateActivation: c.act, candidateInput: c.input, wgInit: 'xavier', fused, backend: b, generator: g });
   // torch layouts: W_z/W_r/W_o [d_bar, d_bar + d], W_g [d, d_bar]
   const gruParams: Record<string, [Tensor, number, number] | [Tensor]> = {
     W_z: [gru.Wz, hiddenSize, hiddenSize + d], W_r: [gru.Wr, hiddenSize, hiddenSize + d], W_o: [gru.Wo, hiddenSize, hiddenSize + d],
@@ -92,10 +92,11 @@ beforeAll(async () => {
 });
 afterAll(() => gpu?.destroy());
 
-describe.each(['cpu', 'webgpu'] as const)('matches the PyTorch reference on %s', (name) => {
+// Both GRU paths: the fused gate kernels (default) and the composition of small ops they replace.
+describe.each([['cpu', true], ['cpu', false], ['webgpu', true], ['webgpu', false]] as const)('matches the PyTorch reference on %s (fused GRU: %s)', (name, fused) => {
   it.each(fx.cases.map((c) => [`T=${c.rounds} ${c.act} candidate-input=${c.input} ${c.shared ? 'shared' : 'unshared'} router`, c] as const))('%s', async (_, c) => {
     const b = name === 'cpu' ? cpu : gpu;
-    const { ffn, rec, grads } = build(b, c);
+    const { ffn, rec, grads } = build(b, c, fused);
     const x = tensor(Float32Array.from(fx.params.x!.data), shape, { backend: b, requiresGrad: true });
     const cc = tensor(Float32Array.from(fx.params.c!.data), shape, { backend: b });
     const y = rec.forward(x);

@@ -13,7 +13,7 @@
  * Weights are stored [in, out] like @moegraph/llm's Linear (so x @ W needs no transpose) and saved
  * transposed, i.e. in PyTorch's nn.Linear [out, in] layout.
  */
-import { add, concat, matmul, mul, sigmoid, sub, tanh, zeros, tensor, type Backend, type Generator, type Tensor } from '@moegraph/tensor-webgpu';
+import { add, concat, gruReset, gruUpdate, matmul, mul, sigmoid, sub, tanh, zeros, tensor, type Backend, type Generator, type Tensor } from '@moegraph/tensor-webgpu';
 import type { SavedTensor } from '@moegraph/lora';
 
 export type CandidateActivation = 'tanh' | 'sigmoid';
@@ -31,6 +31,11 @@ export interface GRUOptions {
   candidateInput?: CandidateInput;
   /** W_g initialisation: 'zeros' (default: round 1 of a fresh adapter equals the base MoE) or 'xavier' (Glorot uniform). */
   wgInit?: WgInit;
+  /**
+   * Fused gate kernels (default true): the elementwise math runs as gruReset and gruUpdate, two
+   * dispatches each way instead of about ten. false composes small ops (the reference the fused path is tested against).
+   */
+  fused?: boolean;
   backend: Backend;
   generator: Generator;
   /** Prefix for parameter names (debugging / error messages). */
@@ -56,6 +61,7 @@ export class LowRankGRU {
   readonly hiddenSize: number;
   readonly candidateActivation: CandidateActivation;
   readonly candidateInput: CandidateInput;
+  readonly fused: boolean;
   /** [d_bar + d, d_bar] each ([in, out]). */
   readonly Wz: Tensor;
   readonly Wr: Tensor;
@@ -73,6 +79,7 @@ export class LowRankGRU {
     this.hiddenSize = db;
     this.candidateActivation = o.candidateActivation ?? 'tanh';
     this.candidateInput = o.candidateInput ?? 'y';
+    this.fused = o.fused ?? true;
     if (this.candidateActivation !== 'tanh' && this.candidateActivation !== 'sigmoid') {
       throw new Error(`graphmoe: candidateActivation '${String(this.candidateActivation)}' (expected 'tanh' or 'sigmoid')`);
     }
@@ -102,6 +109,15 @@ export class LowRankGRU {
 
   /** One GRU step: h [..., d_bar], y and x [..., d] -> h' [..., d_bar]. */
   step(h: Tensor, y: Tensor, x: Tensor): Tensor {
+    if (!this.fused) return this.stepUnfused(h, y, x);
+    const hy = concat([h, y], -1);
+    const c = this.candidateInput === 'y' ? y : x;
+    const pre = matmul(concat([gruReset(matmul(hy, this.Wr), h), c], -1), this.Wo);
+    return gruUpdate(matmul(hy, this.Wz), pre, this.bo, h, this.candidateActivation);
+  }
+
+  /** The same step composed of small ops: the reference for the fused kernels. */
+  stepUnfused(h: Tensor, y: Tensor, x: Tensor): Tensor {
     const hy = concat([h, y], -1);
     const z = sigmoid(matmul(hy, this.Wz));
     const r = sigmoid(matmul(hy, this.Wr));

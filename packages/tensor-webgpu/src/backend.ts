@@ -63,6 +63,9 @@ export type BinaryOp =
 /** argmax/argmin return i32 and reduce exactly one trailing dim; ties resolve to the lowest index. */
 export type ReduceOp = 'sum' | 'max' | 'min' | 'argmax' | 'argmin';
 
+/** Candidate activation of the fused GRU cell. */
+export type GruActivation = 'tanh' | 'sigmoid';
+
 export interface RopeParams {
   /** x is contiguous [n, t, h, d]: n sequences, t positions, h heads, d head size (even). */
   n: number;
@@ -207,6 +210,18 @@ export interface Backend {
    * hash32 from random.ts (identical bits on every backend).
    */
   dropoutMask(size: number, p: number, seed: number): Storage;
+
+  // ---- fused GRU cell (ops/gru.ts): elementwise parts on contiguous f32 storages of n = rows * cols ----
+  /** rh = sigmoid(pr) * h: the reset gate applied to the state. */
+  gruReset(pr: Storage, h: Storage, n: number): Storage;
+  /** Given g = dL/drh: dL/dpr and dL/dh. */
+  gruResetBackward(pr: Storage, h: Storage, g: Storage, n: number): { dpr: Storage; dh: Storage };
+  /** h' = (1 - z) * h + z * act(po + b), z = sigmoid(pz); pz, po, h [rows, cols], b [cols]. */
+  gruUpdate(pz: Storage, po: Storage, b: Storage, h: Storage, rows: number, cols: number, act: GruActivation): Storage;
+  /** Given g = dL/dh': dL/dpz, dL/dpo (also dL/db before summing over rows) and dL/dh. */
+  gruUpdateBackward(
+    pz: Storage, po: Storage, b: Storage, h: Storage, g: Storage, rows: number, cols: number, act: GruActivation,
+  ): { dpz: Storage; dpo: Storage; dh: Storage };
 
   // ---- optimizer updates, in place on f32 storages of equal size ----
   adamw(p: Storage, g: Storage, m: Storage, v: Storage, h: AdamWParams, gradScale: Storage | null): void;

@@ -5,11 +5,12 @@
  * plain typed arrays.
  */
 import type {
-  AdamWParams, Backend, BackendStats, BinaryOp, ReduceOp, RopeParams, SgdParams, Storage, UnaryOp, View,
+  AdamWParams, Backend, BackendStats, BinaryOp, GruActivation, ReduceOp, RopeParams, SgdParams, Storage, UnaryOp, View,
 } from '../../backend.js';
 import { f32ToF16Bits, type DType, type TypedArray } from '../../dtype.js';
 import { dropoutMask } from './dropout.js';
 import * as ew from './elementwise.js';
+import * as gru from './gru.js';
 import * as ix from './indexing.js';
 import { matmul } from './matmul.js';
 import * as moe from './moe.js';
@@ -444,6 +445,44 @@ export class CpuBackend implements Backend {
     this.dims('dropoutMask', { size });
     if (!(p >= 0 && p <= 1)) throw new Error(`cpu dropoutMask: p must be in [0, 1], got ${p}`);
     return this.wrap('f32', dropoutMask(size, p, seed, this.precision));
+  }
+
+  // ---- fused GRU cell ----
+
+  gruReset(pr: Storage, h: Storage, n: number): Storage {
+    this.begin();
+    this.dims('gruReset', { n });
+    return this.wrap('f32', gru.gruReset(this.precision, this.floats(pr, n, 'gruReset', 'pr'), this.floats(h, n, 'gruReset', 'h')));
+  }
+
+  gruResetBackward(pr: Storage, h: Storage, g: Storage, n: number): { dpr: Storage; dh: Storage } {
+    this.begin();
+    const k = 'gruResetBackward';
+    this.dims(k, { n });
+    const r = gru.gruResetBackward(this.precision, this.floats(pr, n, k, 'pr'), this.floats(h, n, k, 'h'), this.floats(g, n, k, 'g'));
+    return { dpr: this.wrap('f32', r.dpr), dh: this.wrap('f32', r.dh) };
+  }
+
+  /** The operands of gruUpdate and its gradient: [pz, po, b, h] as arrays, shapes checked. */
+  private gruArgs(k: string, ss: Storage[], rows: number, cols: number, act: GruActivation): FloatArray[] {
+    this.begin();
+    this.dims(k, { rows, cols });
+    if (act !== 'tanh' && act !== 'sigmoid') throw new Error(`cpu ${k}: act must be 'tanh' or 'sigmoid', got '${String(act)}'`);
+    const n = rows * cols;
+    return ss.map((s, i) => this.floats(s, i === 2 ? cols : n, k, ['pz', 'po', 'b', 'h', 'g'][i]!));
+  }
+
+  gruUpdate(pz: Storage, po: Storage, b: Storage, h: Storage, rows: number, cols: number, act: GruActivation): Storage {
+    const [z, o, bb, hh] = this.gruArgs('gruUpdate', [pz, po, b, h], rows, cols, act);
+    return this.wrap('f32', gru.gruUpdate(this.precision, z!, o!, bb!, hh!, cols, act));
+  }
+
+  gruUpdateBackward(
+    pz: Storage, po: Storage, b: Storage, h: Storage, g: Storage, rows: number, cols: number, act: GruActivation,
+  ): { dpz: Storage; dpo: Storage; dh: Storage } {
+    const [z, o, bb, hh, gg] = this.gruArgs('gruUpdateBackward', [pz, po, b, h, g], rows, cols, act);
+    const r = gru.gruUpdateBackward(this.precision, z!, o!, bb!, hh!, gg!, cols, act);
+    return { dpz: this.wrap('f32', r.dpz), dpo: this.wrap('f32', r.dpo), dh: this.wrap('f32', r.dh) };
   }
 
   // ---- optimizer updates ----

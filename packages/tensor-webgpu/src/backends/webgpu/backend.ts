@@ -7,6 +7,7 @@ import type {
   Backend,
   BackendStats,
   BinaryOp,
+  GruActivation,
   ReduceOp,
   RopeParams,
   SgdParams,
@@ -16,6 +17,7 @@ import type {
 } from '../../backend.js';
 import type { DType, TypedArray } from '../../dtype.js';
 import * as ew from './launch/elementwise.js';
+import * as gru from './launch/gru.js';
 import * as ix from './launch/indexing.js';
 import { matmul } from './launch/matmul.js';
 import * as moe from './launch/moe.js';
@@ -89,6 +91,20 @@ export class WebGPUBackend implements Backend {
     return ix.sortRows(this.rt, x, r, c, k, descending);
   }
   dropoutMask(size: number, p: number, seed: number): Storage { return ew.dropoutMask(this.rt, size, p, seed); }
+
+  // ------------------------------------------------------------------ fused GRU cell
+  gruReset(pr: Storage, h: Storage, n: number): Storage { return gru.gruReset(this.rt, pr, h, n); }
+  gruResetBackward(pr: Storage, h: Storage, g: Storage, n: number): { dpr: Storage; dh: Storage } {
+    return gru.gruResetBackward(this.rt, pr, h, g, n);
+  }
+  gruUpdate(pz: Storage, po: Storage, b: Storage, h: Storage, r: number, c: number, act: GruActivation): Storage {
+    return gru.gruUpdate(this.rt, pz, po, b, h, r, c, act);
+  }
+  gruUpdateBackward(
+    pz: Storage, po: Storage, b: Storage, h: Storage, g: Storage, r: number, c: number, act: GruActivation,
+  ): { dpz: Storage; dpo: Storage; dh: Storage } {
+    return gru.gruUpdateBackward(this.rt, pz, po, b, h, g, r, c, act);
+  }
 
   // ------------------------------------------------------------------ optimizers
   adamw(p: Storage, g: Storage, m: Storage, v: Storage, h: AdamWParams, gradScale: Storage | null): void {

@@ -46,7 +46,8 @@ export function copyKernel(src: DType, dst: DType, rank: RankKind): KernelDef {
   };
 }
 
-const UNARY_F32: Record<UnaryOp, string> = {
+/** Each unary op as a WGSL f32 expression of `x` (the fused GRU kernels reuse sigmoid and tanh). */
+export const UNARY_F32: Record<UnaryOp, string> = {
   neg: '-x',
   exp: 'exp(x)',
   log: 'log(x)',
