@@ -10,7 +10,7 @@ import { VEC_MIN, vecUnary } from './wasm/vector.js';
 
 const sigmoid = (x: number): number => 1 / (1 + Math.exp(-x));
 
-/** o[i] = act(x[i] + (b ? b[i % cols] : 0)); `x` may be overwritten when it is a scratch array. */
+/** o[i] = act(x[i] + (b ? b[i % cols] : 0)); x is only read. */
 function activate(act: GruActivation, x: FloatArray, o: FloatArray, b: FloatArray | null, cols: number): void {
   const n = x.length;
   let src = x;
