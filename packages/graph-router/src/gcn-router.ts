@@ -7,7 +7,7 @@
  * enters as the outer product A_hat[:, N] (u W1)), and with no activation after the last layer
  * that layer folds into F (one [T*(N+1), h] x [h, 1] product). With two layers and no last
  * activation (the default), 'auto' runs both in one fused kernel (gcnShared) that never stores
- * the [T, N+1, h] node states: they were most of the router's step (about 85% on cpu).
+ * the [T, N+1, h] node states (unfused, the work on them was about 80% of the router step on cpu).
  * `path: 'factored'` is the same algebra unfused (the reference the fused kernel is tested
  * against); `path: 'general'` materialises the per-token [T, N+1, h] node states at every layer
  * (the GAT and SAGE layers always do).

@@ -3,6 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Backend } from '../backend.js';
 import { createCpuBackend } from '../backends/cpu/index.js';
 import { createWebGPUBackend } from '../backends/webgpu/index.js';
+import { setVectorKernelForTest } from '../backends/cpu/wasm/vector.js';
 import { randn } from './create.js';
 import { add, mul, silu } from './elementwise.js';
 import { gcnShared } from './gcn.js';
@@ -50,6 +51,16 @@ describe('gcnShared equals silu(base + coef q) . proj', () => {
       fused.forEach((f, i) => expectClose(f, ref[i]!, `${name} ${names[i]}`));
     });
   }
+  it('cpu: the SIMD kernel matches the TypeScript loops', async () => {
+    const simd = await both(createCpuBackend(), 40, 9, 32);
+    setVectorKernelForTest(null);
+    try {
+      const plain = await both(createCpuBackend(), 40, 9, 32);
+      simd.fused.forEach((f, i) => expectClose(f, plain.fused[i]!, `simd vs plain ${names[i]}`));
+    } finally {
+      setVectorKernelForTest(undefined);
+    }
+  });
   it('webgpu matches cpu at router sizes', async () => {
     const a = await both(createCpuBackend(), 200, 9, 64);
     const b = await both(gpu, 200, 9, 64);

@@ -3,10 +3,14 @@
  * and node i, z = base[i, :] + coef[i] q[t, :], out[t, i] = silu(z) . proj. The [t, m, w] node
  * states are never stored: they are rebuilt a few tokens at a time in a scratch block, which is
  * what makes the fusion pay (the unfused graph writes and re-reads them about ten times per step).
- * Sums over tokens accumulate in doubles in both precisions.
+ * The TypeScript loops sum over tokens in doubles; the f32 SIMD kernel (vector.wat) sums in f32,
+ * as the webgpu kernel does.
  */
 import { uninitFloat, type FloatArray, type Precision } from './storage.js';
-import { VEC_MIN, vecUnary } from './wasm/vector.js';
+import { VEC_MIN, vecGcnShared, vecGcnSharedBackward, vecUnary } from './wasm/vector.js';
+
+// In f32 precision every float storage is a Float32Array.
+const f32 = (x: FloatArray) => x as Float32Array;
 
 /** Tokens per scratch block: enough floats for the SIMD sigmoid to amortise its call. */
 const blockTokens = (m: number, w: number) => Math.max(1, Math.ceil(4096 / Math.max(1, m * w)));
@@ -45,6 +49,9 @@ function eachBlock(
 }
 
 export function gcnShared(q: FloatArray, base: FloatArray, coef: FloatArray, proj: FloatArray, t: number, m: number, w: number, precision: Precision): FloatArray {
+  // f32: the SIMD kernel (f32 sums); the loops below serve f64 and widths that are not whole vectors.
+  const fast = precision === 'f32' && t * m * w >= VEC_MIN ? vecGcnShared(f32(q), f32(base), f32(coef), f32(proj), t, m, w) : null;
+  if (fast) return fast;
   const out = uninitFloat(precision, t * m);
   eachBlock(q, base, coef, t, m, w, precision, (t0, nt, zs, sig) => {
     for (let r = 0; r < nt * m; r++) {
@@ -63,6 +70,8 @@ export interface GcnSharedGrads { dq: FloatArray; dbase: FloatArray; dcoefCols: 
 export function gcnSharedBackward(
   q: FloatArray, base: FloatArray, coef: FloatArray, proj: FloatArray, g: FloatArray, t: number, m: number, w: number, precision: Precision,
 ): GcnSharedGrads {
+  const fast = precision === 'f32' && t * m * w >= VEC_MIN ? vecGcnSharedBackward(f32(q), f32(base), f32(coef), f32(proj), f32(g), t, m, w) : null;
+  if (fast) return fast;
   const dq = uninitFloat(precision, t * w);
   const dbase = new Float64Array(m * w);
   const dcoef = new Float64Array(m * w);
