@@ -44,7 +44,7 @@ describe.each(configs.map((c) => [c.name, c] as const))('%s', (_, c) => {
   });
 
   it.each([
-    ['cpu', 'auto'], ['cpu', 'general'], ['webgpu', 'auto'], ['webgpu', 'general'],
+    ['cpu', 'auto'], ['cpu', 'factored'], ['cpu', 'general'], ['webgpu', 'auto'], ['webgpu', 'factored'], ['webgpu', 'general'],
   ] as const)('matches on %s (%s path): logits, probs, top-K, gradients', async (bn, path) => {
     const b = bn === 'cpu' ? cpu : gpu;
     const r = new GraphRouter(c.d, c.N, c.K, b, new Generator(0), { hidden: c.hidden, layers: c.layers, lastActivation: c.last, graphEdges: c.edges, path });

@@ -14,7 +14,7 @@ routerTypes.graph = graphRouterFromDescription;
 
 export {
   GraphRouter, graphRouter, graphRouterFromDescription, optionsFromDescription, glorotUniform, normalizeT, cosineAdjacencyT,
-  REFERENCE_GRAPH_ROUTER, type GraphRouterOptions, type GraphConv,
+  REFERENCE_GRAPH_ROUTER, type GraphRouterOptions, type GraphConv, type GraphPath,
 } from './gcn-router.js';
 export {
   ExpertGraph, buildGraph, findTwins, drawDensityEdges, cosineEdges, canonicalEdges, adjacencyMatrix, normalizeAdjacency,

@@ -22,25 +22,29 @@ function lossOf(r: GraphRouter, x: Tensor, C1: Tensor, C2: Tensor): Tensor {
   return sum(mul(res.probs, C1)).add(sum(mul(res.weights, C2)));
 }
 
-describe('fast path equals the general path', () => {
+describe('fast paths (fused and factored) equal the general path', () => {
   it.each([
     [1, 'none', 'fixed'], [2, 'none', 'fixed'], [3, 'none', 'fixed'], [1, 'silu', 'fixed'], [2, 'silu', 'fixed'],
     [2, 'none', 'learnable'], [3, 'silu', 'learnable'],
   ] as const)('layers %i, last %s, adjacency %s: logits and every gradient', (layers, last, adjacency) => {
-    const [a, b] = (['auto', 'general'] as const).map((path) => make({ layers, lastActivation: last, adjacency, path }));
-    randomize(a!, 5);
-    randomize(b!, 5);
-    const x = randn([7, 10], { backend: f64, seed: 2 });
-    const C1 = randn([7, 6], { backend: f64, seed: 3 });
-    const C2 = randn([7, 2], { backend: f64, seed: 4 });
-    const la = scope(() => a!.logits(x).detach());
-    const lb = scope(() => b!.logits(x).detach());
-    expect(relErr(la.dataSync(), lb.dataSync())).toBeLessThan(1e-12);
-    scope(() => lossOf(a!, x, C1, C2).backward());
-    scope(() => lossOf(b!, x, C1, C2).backward());
-    a!.parameters().forEach((p, i) => expect(relErr(p.grad!.dataSync(), b!.parameters()[i]!.grad!.dataSync()), p.name).toBeLessThan(1e-12));
+    for (const fast of ['auto', 'factored'] as const) agree(fast, layers, last, adjacency);
   });
 });
+
+function agree(fast: 'auto' | 'factored', layers: number, last: 'none' | 'silu', adjacency: 'fixed' | 'learnable'): void {
+  const [a, b] = ([fast, 'general'] as const).map((path) => make({ layers, lastActivation: last, adjacency, path }));
+  randomize(a!, 5);
+  randomize(b!, 5);
+  const x = randn([7, 10], { backend: f64, seed: 2 });
+  const C1 = randn([7, 6], { backend: f64, seed: 3 });
+  const C2 = randn([7, 2], { backend: f64, seed: 4 });
+  const la = scope(() => a!.logits(x).detach());
+  const lb = scope(() => b!.logits(x).detach());
+  expect(relErr(la.dataSync(), lb.dataSync())).toBeLessThan(1e-12);
+  scope(() => lossOf(a!, x, C1, C2).backward());
+  scope(() => lossOf(b!, x, C1, C2).backward());
+  a!.parameters().forEach((p, i) => expect(relErr(p.grad!.dataSync(), b!.parameters()[i]!.grad!.dataSync()), `${fast} ${p.name}`).toBeLessThan(1e-12));
+}
 
 describe('gradients vs finite differences (f64 cpu)', () => {
   it.each([

@@ -177,6 +177,16 @@ export interface Backend {
   rmsnorm(x: Storage, w: Storage, rows: number, cols: number, eps: number): Storage;
   /** Gradients of rmsnorm: dx [rows, cols] and dw [cols] (summed over rows). */
   rmsnormBackward(x: Storage, w: Storage, g: Storage, rows: number, cols: number, eps: number): { dx: Storage; dw: Storage };
+  /**
+   * GCN propagation over node features shared by every token (the graph router's first layer):
+   * out[t, i] = sum_k silu(base[i, k] + coef[i] q[t, k]) proj[k]; q [t, w], base [m, w], coef [m],
+   * proj [w] -> [t, m]. The per-token node states [t, m, w] are never stored.
+   */
+  gcnShared(q: Storage, base: Storage, coef: Storage, proj: Storage, t: number, m: number, w: number): Storage;
+  /** Gradients of gcnShared given g [t, m]: dq [t, w], dbase [m, w], dproj [w], and dcoefCols [m, w] whose row sums are dcoef. */
+  gcnSharedBackward(
+    q: Storage, base: Storage, coef: Storage, proj: Storage, g: Storage, t: number, m: number, w: number,
+  ): { dq: Storage; dbase: Storage; dcoefCols: Storage; dproj: Storage };
   /** Rotary position embedding of x [n, t, h, d]. */
   rope(x: Storage, p: RopeParams): Storage;
   /** out[i, :] = x[idx[i], :]; x [rows, cols], idx i32 [n] -> [n, cols]. Out-of-range indices give zero rows. */

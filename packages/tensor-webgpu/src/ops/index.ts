@@ -9,3 +9,4 @@ export * from './moe.js';
 export * from './nn.js';
 export { backendOf } from './core.js';
 export * from './gru.js';
+export * from './gcn.js';

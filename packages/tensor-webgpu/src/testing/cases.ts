@@ -87,6 +87,9 @@ export const cases: OpCase[] = [
   { name: 'stack', inputs: [f([2, 3]), f([2, 3])], fn: (a, b) => T.stack([a, b], 1) },
   { name: 'split', inputs: [f([7, 3])], fn: (x) => { const [a, b] = T.split(x, [3, 4], 0); return T.add(T.sum(a!, 0), T.sum(b!, 0)); } },
   { name: 'rmsnorm', inputs: [f([5, 9], -2, 2), f([9], 0.5, 1.5)], fn: (x, w) => T.rmsnorm(x, w, 1e-5) },
+  { name: 'gcnShared t=5 m=3 w=7', inputs: [f([5, 7], -2, 2), f([3, 7], -2, 2), f([3]), f([7, 1])], fn: T.gcnShared },
+  // t > the webgpu backward's 64 lanes and m * w > the cpu scratch block; q given as a transposed view.
+  { name: 'gcnShared t=70 m=9 w=5 view', inputs: [f([5, 70], -2, 2), f([9, 5], -2, 2), f([9, 1]), f([5])], fn: (q, b, c, p) => T.gcnShared(T.transpose(q), b, c, p) },
   { name: 'rope interleaved', inputs: [f([2, 5, 3, 8])], fn: (x) => T.rope(x, { startPos: 3, layout: 'interleaved' }) },
   { name: 'rope half', inputs: [f([1, 6, 2, 10])], fn: (x) => T.rope(x, { layout: 'half', theta: 500 }) },
   { name: 'attention causal GQA', inputs: [f([2, 4, 5, 6]), f([2, 2, 5, 6]), f([2, 2, 5, 6])], fn: (q, k, v) => T.attention(q, k, v) },

@@ -17,6 +17,7 @@ import * as moe from './moe.js';
 import { adamw, sgd } from './optim.js';
 import { reduceView } from './reduce.js';
 import { resolveThreads } from './wasm/pool.js';
+import * as gcn from './gcn.js';
 import * as rw from './rows.js';
 import {
   ArrayPool, CpuStorage, f16Lut, setActivePool, storageBytes, uninitArray, type FloatArray, type Precision, type RView,
@@ -366,6 +367,30 @@ export class CpuBackend implements Backend {
     const n = rows * cols;
     const r = rw.rmsnormBackward(this.floats(x, n, k, 'x'), this.floats(w, cols, k, 'w'), this.floats(g, n, k, 'g'), rows, cols, eps, this.precision);
     return { dx: this.wrap('f32', r.dx), dw: this.wrap('f32', r.dw) };
+  }
+
+  gcnShared(q: Storage, base: Storage, coef: Storage, proj: Storage, t: number, m: number, w: number): Storage {
+    this.begin();
+    const a = this.gcnArgs('gcnShared', q, base, coef, proj, t, m, w);
+    return this.wrap('f32', gcn.gcnShared(a.q, a.base, a.coef, a.proj, t, m, w, this.precision));
+  }
+
+  gcnSharedBackward(
+    q: Storage, base: Storage, coef: Storage, proj: Storage, g: Storage, t: number, m: number, w: number,
+  ): { dq: Storage; dbase: Storage; dcoefCols: Storage; dproj: Storage } {
+    this.begin();
+    const k = 'gcnSharedBackward';
+    const a = this.gcnArgs(k, q, base, coef, proj, t, m, w);
+    const r = gcn.gcnSharedBackward(a.q, a.base, a.coef, a.proj, this.floats(g, t * m, k, 'g'), t, m, w, this.precision);
+    return { dq: this.wrap('f32', r.dq), dbase: this.wrap('f32', r.dbase), dcoefCols: this.wrap('f32', r.dcoefCols), dproj: this.wrap('f32', r.dproj) };
+  }
+
+  private gcnArgs(k: string, q: Storage, base: Storage, coef: Storage, proj: Storage, t: number, m: number, w: number) {
+    this.dims(k, { t, m, w });
+    return {
+      q: this.floats(q, t * w, k, 'q'), base: this.floats(base, m * w, k, 'base'),
+      coef: this.floats(coef, m, k, 'coef'), proj: this.floats(proj, w, k, 'proj'),
+    };
   }
 
   rope(x: Storage, p: RopeParams): Storage {

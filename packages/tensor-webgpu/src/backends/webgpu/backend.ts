@@ -18,6 +18,7 @@ import type {
 import type { DType, TypedArray } from '../../dtype.js';
 import * as ew from './launch/elementwise.js';
 import * as gru from './launch/gru.js';
+import * as gcn from './launch/gcn.js';
 import * as ix from './launch/indexing.js';
 import { matmul } from './launch/matmul.js';
 import * as moe from './launch/moe.js';
@@ -75,6 +76,14 @@ export class WebGPUBackend implements Backend {
   rmsnorm(x: Storage, w: Storage, r: number, c: number, eps: number): Storage { return rows.rmsnorm(this.rt, x, w, r, c, eps); }
   rmsnormBackward(x: Storage, w: Storage, g: Storage, r: number, c: number, eps: number): { dx: Storage; dw: Storage } {
     return rows.rmsnormBackward(this.rt, x, w, g, r, c, eps);
+  }
+  gcnShared(q: Storage, base: Storage, coef: Storage, proj: Storage, t: number, m: number, w: number): Storage {
+    return gcn.gcnShared(this.rt, q, base, coef, proj, t, m, w);
+  }
+  gcnSharedBackward(
+    q: Storage, base: Storage, coef: Storage, proj: Storage, g: Storage, t: number, m: number, w: number,
+  ): { dq: Storage; dbase: Storage; dcoefCols: Storage; dproj: Storage } {
+    return gcn.gcnSharedBackward(this.rt, q, base, coef, proj, g, t, m, w);
   }
   rope(x: Storage, p: RopeParams): Storage { return rows.rope(this.rt, x, p); }
   gatherRows(x: Storage, idx: Storage, r: number, c: number, n: number): Storage { return ix.gatherRows(this.rt, x, idx, r, c, n); }

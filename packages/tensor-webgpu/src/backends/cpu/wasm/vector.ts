@@ -35,6 +35,11 @@ interface Exports {
   unary: (op: number, src: number, dst: number, n: number) => void;
   binary: (op: number, a: number, b: number, dst: number, n: number) => void;
   softmax: (src: number, dst: number, rows: number, cols: number, log: number) => void;
+  gcn_fwd: (q: number, base: number, coef: number, proj: number, out: number, t: number, m: number, w: number) => void;
+  gcn_bwd: (
+    q: number, base: number, coef: number, proj: number, g: number,
+    dq: number, dbase: number, dcoef: number, dproj: number, t: number, m: number, w: number,
+  ) => void;
 }
 
 let kernel: Exports | null | undefined;
@@ -122,4 +127,45 @@ export function vecSoftmax(x: Float32Array, y: Float32Array, rows: number, cols:
     }
   }
   return true;
+}
+
+/**
+ * Lays `arrays` out back to back in the module's memory, each region padded to whole vectors, plus
+ * `zeroed` zero-filled regions after them; returns the memory and every region's float offset.
+ */
+function layout(k: Exports, arrays: Float32Array[], zeroed: number[]): { mem: Float32Array; at: number[] } | null {
+  const at: number[] = [];
+  let end = 0;
+  for (const n of [...arrays.map((a) => a.length), ...zeroed]) {
+    at.push(end);
+    end += lanes(n);
+  }
+  const mem = memory(k, end);
+  if (!mem) return null;
+  arrays.forEach((a, i) => mem.set(a, at[i]));
+  mem.fill(0, at[arrays.length] ?? end, end);
+  return { mem, at };
+}
+
+/** gcnShared (cpu/gcn.ts) in one SIMD pass; w must be a multiple of 4. The whole operand set goes through memory at once. */
+export function vecGcnShared(q: Float32Array, base: Float32Array, coef: Float32Array, proj: Float32Array, t: number, m: number, w: number): Float32Array | null {
+  const k = vec();
+  const l = k && w % 4 === 0 && layout(k, [q, base, coef, proj], [t * m]);
+  if (!k || !l) return null;
+  const [aq, ab, ac, ap, ao] = l.at.map((f) => f * 4) as [number, number, number, number, number];
+  k.gcn_fwd(aq, ab, ac, ap, ao, t, m, w);
+  return new Float32Array(k.memory.buffer, ao, t * m).slice();
+}
+
+/** Gradients of vecGcnShared given g [t, m]: dq [t, w], dbase and dcoefCols [m, w], dproj [w] (f32 sums). */
+export function vecGcnSharedBackward(
+  q: Float32Array, base: Float32Array, coef: Float32Array, proj: Float32Array, g: Float32Array, t: number, m: number, w: number,
+): { dq: Float32Array; dbase: Float32Array; dcoefCols: Float32Array; dproj: Float32Array } | null {
+  const k = vec();
+  const l = k && w % 4 === 0 && layout(k, [q, base, coef, proj, g], [t * w, m * w, m * w, w]);
+  if (!k || !l) return null;
+  const a = l.at.map((f) => f * 4);
+  k.gcn_bwd(a[0]!, a[1]!, a[2]!, a[3]!, a[4]!, a[5]!, a[6]!, a[7]!, a[8]!, t, m, w);
+  const out = (i: number, n: number) => new Float32Array(k.memory.buffer, a[i]!, n).slice();
+  return { dq: out(5, t * w), dbase: out(6, m * w), dcoefCols: out(7, m * w), dproj: out(8, w) };
 }

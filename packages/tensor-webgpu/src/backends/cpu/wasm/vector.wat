@@ -204,4 +204,88 @@
       (local.set $src (i32.add (local.get $src) (local.get $bytes)))
       (local.set $dst (i32.add (local.get $dst) (local.get $bytes)))
       (br $next))))
+
+  ;; ---- fused GCN propagation (cpu/gcn.ts): rows of w floats, w a multiple of 4, 16-byte aligned ----
+
+  ;; Horizontal sum of the four lanes.
+  (func $hsum (param $v v128) (result f32)
+    (f32.add (f32.add (f32x4.extract_lane 0 (local.get $v)) (f32x4.extract_lane 1 (local.get $v)))
+             (f32.add (f32x4.extract_lane 2 (local.get $v)) (f32x4.extract_lane 3 (local.get $v)))))
+
+  ;; out[t, i] = sum_k silu(base[i, k] + coef[i] q[t, k]) proj[k], out written in (t, i) order.
+  (func (export "gcn_fwd") (param $q i32) (param $base i32) (param $coef i32) (param $proj i32) (param $out i32)
+        (param $t i32) (param $m i32) (param $w i32)
+    (local $wb i32) (local $qend i32) (local $i i32) (local $b i32) (local $k i32)
+    (local $c v128) (local $z v128) (local $acc v128)
+    (local.set $wb (i32.shl (local.get $w) (i32.const 2)))
+    (local.set $qend (i32.add (local.get $q) (i32.mul (local.get $t) (local.get $wb))))
+    (block $tdone (loop $tnext
+      (br_if $tdone (i32.ge_u (local.get $q) (local.get $qend)))
+      (local.set $i (i32.const 0))
+      (block $idone (loop $inext
+        (br_if $idone (i32.ge_u (local.get $i) (local.get $m)))
+        (local.set $c (f32x4.splat (f32.load (i32.add (local.get $coef) (i32.shl (local.get $i) (i32.const 2))))))
+        (local.set $b (i32.add (local.get $base) (i32.mul (local.get $i) (local.get $wb))))
+        (local.set $acc (v128.const f32x4 0 0 0 0))
+        (local.set $k (i32.const 0))
+        (block $kdone (loop $knext
+          (br_if $kdone (i32.ge_u (local.get $k) (local.get $wb)))
+          (local.set $z (f32x4.add (v128.load (i32.add (local.get $b) (local.get $k)))
+                                   (f32x4.mul (local.get $c) (v128.load (i32.add (local.get $q) (local.get $k))))))
+          (local.set $acc (f32x4.add (local.get $acc)
+            (f32x4.mul (f32x4.mul (local.get $z) (call $sigmoid4 (local.get $z))) (v128.load (i32.add (local.get $proj) (local.get $k))))))
+          (local.set $k (i32.add (local.get $k) (i32.const 16)))
+          (br $knext)))
+        (f32.store (local.get $out) (call $hsum (local.get $acc)))
+        (local.set $out (i32.add (local.get $out) (i32.const 4)))
+        (local.set $i (i32.add (local.get $i) (i32.const 1)))
+        (br $inext)))
+      (local.set $q (i32.add (local.get $q) (local.get $wb)))
+      (br $tnext))))
+
+  ;; Its gradients, given g [t, m]: with s = sigmoid(z) and gz = g[t, i] proj s (1 + z (1 - s)),
+  ;; dq[t] = sum_i coef[i] gz, dbase[i] += gz, dcoef[i] += gz q[t], dproj += g[t, i] z s.
+  ;; dq, dbase, dcoef and dproj must start zeroed.
+  (func (export "gcn_bwd") (param $q i32) (param $base i32) (param $coef i32) (param $proj i32) (param $g i32)
+        (param $dq i32) (param $dbase i32) (param $dcoef i32) (param $dproj i32) (param $t i32) (param $m i32) (param $w i32)
+    (local $wb i32) (local $qend i32) (local $i i32) (local $o i32) (local $k i32) (local $a i32)
+    (local $c v128) (local $gi v128) (local $qv v128) (local $z v128) (local $s v128) (local $gz v128)
+    (local.set $wb (i32.shl (local.get $w) (i32.const 2)))
+    (local.set $qend (i32.add (local.get $q) (i32.mul (local.get $t) (local.get $wb))))
+    (block $tdone (loop $tnext
+      (br_if $tdone (i32.ge_u (local.get $q) (local.get $qend)))
+      (local.set $i (i32.const 0))
+      (block $idone (loop $inext
+        (br_if $idone (i32.ge_u (local.get $i) (local.get $m)))
+        (local.set $c (f32x4.splat (f32.load (i32.add (local.get $coef) (i32.shl (local.get $i) (i32.const 2))))))
+        (local.set $gi (f32x4.splat (f32.load (local.get $g))))
+        (local.set $g (i32.add (local.get $g) (i32.const 4)))
+        (local.set $o (i32.mul (local.get $i) (local.get $wb)))
+        (local.set $k (i32.const 0))
+        (block $kdone (loop $knext
+          (br_if $kdone (i32.ge_u (local.get $k) (local.get $wb)))
+          (local.set $qv (v128.load (i32.add (local.get $q) (local.get $k))))
+          (local.set $z (f32x4.add (v128.load (i32.add (i32.add (local.get $base) (local.get $o)) (local.get $k)))
+                                   (f32x4.mul (local.get $c) (local.get $qv))))
+          (local.set $s (call $sigmoid4 (local.get $z)))
+          (local.set $gz (f32x4.mul (f32x4.mul (local.get $gi) (v128.load (i32.add (local.get $proj) (local.get $k))))
+            (f32x4.mul (local.get $s)
+              (f32x4.add (v128.const f32x4 1 1 1 1)
+                (f32x4.mul (local.get $z) (f32x4.sub (v128.const f32x4 1 1 1 1) (local.get $s)))))))
+          (local.set $a (i32.add (local.get $dq) (local.get $k)))
+          (v128.store (local.get $a) (f32x4.add (v128.load (local.get $a)) (f32x4.mul (local.get $c) (local.get $gz))))
+          (local.set $a (i32.add (i32.add (local.get $dbase) (local.get $o)) (local.get $k)))
+          (v128.store (local.get $a) (f32x4.add (v128.load (local.get $a)) (local.get $gz)))
+          (local.set $a (i32.add (i32.add (local.get $dcoef) (local.get $o)) (local.get $k)))
+          (v128.store (local.get $a) (f32x4.add (v128.load (local.get $a)) (f32x4.mul (local.get $gz) (local.get $qv))))
+          (local.set $a (i32.add (local.get $dproj) (local.get $k)))
+          (v128.store (local.get $a) (f32x4.add (v128.load (local.get $a))
+            (f32x4.mul (local.get $gi) (f32x4.mul (local.get $z) (local.get $s)))))
+          (local.set $k (i32.add (local.get $k) (i32.const 16)))
+          (br $knext)))
+        (local.set $i (i32.add (local.get $i) (i32.const 1)))
+        (br $inext)))
+      (local.set $q (i32.add (local.get $q) (local.get $wb)))
+      (local.set $dq (i32.add (local.get $dq) (local.get $wb)))
+      (br $tnext))))
 )

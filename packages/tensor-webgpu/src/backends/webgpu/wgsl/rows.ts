@@ -14,7 +14,7 @@ export function rowWG(rows: number, cols: number): number {
   return cols <= 64 || (rows >= 512 && cols <= 2048) ? 1 : 32;
 }
 
-function wgReduce(W: number): string {
+export function wgReduce(W: number): string {
   if (W === 1) {
     return `
 fn maxn(a: f32, b: f32) -> f32 { return select(max(a, b), nan_(), isnan_(a) || isnan_(b)); }
