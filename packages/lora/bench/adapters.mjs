@@ -3,6 +3,7 @@
 //   --quick            fewer steps and only the stories model
 //   --backends cpu,webgpu
 //   --json FILE        also write the results as JSON
+//   --methods a,b      only these methods (e.g. lora)
 import { writeFileSync } from 'node:fs';
 import { AdamW, createCpuBackend, createWebGPUBackend, crossEntropy, Generator, noGrad, scope, tensor } from '@moegraph/tensor-webgpu';
 import { loadGGUF, randomLlama, LLAMA_512X8 } from '@moegraph/llm';
@@ -15,6 +16,7 @@ const opt = (n, d) => (args.includes(n) ? args[args.indexOf(n) + 1] : d);
 const quick = flag('--quick');
 const backends = opt('--backends', 'cpu,webgpu').split(',');
 const jsonOut = opt('--json', null);
+const onlyMethods = opt('--methods', null)?.split(',') ?? null;
 
 const METHODS = {
   base: null,
@@ -51,6 +53,7 @@ for (const bname of backends) {
     const x = tensor(Int32Array.from({ length: B * T }, (_, i) => data[Math.floor(i / T) * (T + 1) + (i % T)]), [B, T], { dtype: 'i32', backend });
     const y = tensor(Int32Array.from({ length: B * T }, (_, i) => data[Math.floor(i / T) * (T + 1) + (i % T) + 1]), [B, T], { dtype: 'i32', backend });
     for (const [method, attach] of Object.entries(METHODS)) {
+      if (onlyMethods && !onlyMethods.includes(method)) continue;
       const adapter = attach ? attach(model) : null;
       const reps = quick ? 2 : name === 'stories260K' ? 5 : 2;
       const fwd = await time(async () => {

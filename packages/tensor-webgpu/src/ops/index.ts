@@ -8,3 +8,4 @@ export * from './sort.js';
 export * from './moe.js';
 export * from './nn.js';
 export { backendOf } from './core.js';
+export * from './lowrank.js';
