@@ -4,6 +4,7 @@
 //   --backends cpu,webgpu
 //   --json FILE        also write the results as JSON
 //   --methods a,b      only these methods (e.g. lora)
+//   --unfused          LoRA layers run their unfused reference forward (to measure the fused kernel)
 import { writeFileSync } from 'node:fs';
 import { AdamW, createCpuBackend, createWebGPUBackend, crossEntropy, Generator, noGrad, scope, tensor } from '@moegraph/tensor-webgpu';
 import { loadGGUF, randomLlama, LLAMA_512X8 } from '@moegraph/llm';
@@ -16,6 +17,7 @@ const opt = (n, d) => (args.includes(n) ? args[args.indexOf(n) + 1] : d);
 const quick = flag('--quick');
 const backends = opt('--backends', 'cpu,webgpu').split(',');
 const jsonOut = opt('--json', null);
+const unfused = flag('--unfused');
 const onlyMethods = opt('--methods', null)?.split(',') ?? null;
 
 const METHODS = {
@@ -55,6 +57,7 @@ for (const bname of backends) {
     for (const [method, attach] of Object.entries(METHODS)) {
       if (onlyMethods && !onlyMethods.includes(method)) continue;
       const adapter = attach ? attach(model) : null;
+      if (unfused) for (const m of adapter?.modules.values() ?? []) if (m.layer) m.layer.fused = false;
       const reps = quick ? 2 : name === 'stories260K' ? 5 : 2;
       const fwd = await time(async () => {
         const l = noGrad(() => scope(() => model.forward(x).sum()));
