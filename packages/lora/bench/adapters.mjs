@@ -3,6 +3,8 @@
 //   --quick            fewer steps and only the stories model
 //   --backends cpu,webgpu
 //   --json FILE        also write the results as JSON
+//   --methods a,b      only these methods (e.g. lora)
+//   --unfused          LoRA layers run their unfused reference forward (to measure the fused kernel)
 import { writeFileSync } from 'node:fs';
 import { AdamW, createCpuBackend, createWebGPUBackend, crossEntropy, Generator, noGrad, scope, tensor } from '@moegraph/tensor-webgpu';
 import { loadGGUF, randomLlama, LLAMA_512X8 } from '@moegraph/llm';
@@ -15,6 +17,8 @@ const opt = (n, d) => (args.includes(n) ? args[args.indexOf(n) + 1] : d);
 const quick = flag('--quick');
 const backends = opt('--backends', 'cpu,webgpu').split(',');
 const jsonOut = opt('--json', null);
+const unfused = flag('--unfused');
+const onlyMethods = opt('--methods', null)?.split(',') ?? null;
 
 const METHODS = {
   base: null,
@@ -51,7 +55,9 @@ for (const bname of backends) {
     const x = tensor(Int32Array.from({ length: B * T }, (_, i) => data[Math.floor(i / T) * (T + 1) + (i % T)]), [B, T], { dtype: 'i32', backend });
     const y = tensor(Int32Array.from({ length: B * T }, (_, i) => data[Math.floor(i / T) * (T + 1) + (i % T) + 1]), [B, T], { dtype: 'i32', backend });
     for (const [method, attach] of Object.entries(METHODS)) {
+      if (onlyMethods && !onlyMethods.includes(method)) continue;
       const adapter = attach ? attach(model) : null;
+      if (unfused) for (const m of adapter?.modules.values() ?? []) if (m.layer) m.layer.fused = false;
       const reps = quick ? 2 : name === 'stories260K' ? 5 : 2;
       const fwd = await time(async () => {
         const l = noGrad(() => scope(() => model.forward(x).sum()));

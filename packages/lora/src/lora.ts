@@ -3,7 +3,7 @@
  * Weights use the runtime's [in, out] layout: A [in, r], B [r, out]; saved adapters convert to
  * PEFT's [r, in] / [out, r].
  */
-import { add, dropout, matmul, mul, div, sqrt, sub, sum, square, type Generator, type Tensor } from '@moegraph/tensor-webgpu';
+import { add, dropout, matmul, matmulAddLowRank, mul, div, sqrt, sub, sum, square, type Generator, type Tensor } from '@moegraph/tensor-webgpu';
 import type { Linear, LinearLike } from '@moegraph/llm';
 import { kaimingUniform, zerosParam } from './init.js';
 
@@ -22,6 +22,8 @@ export class LoRALinear implements LinearLike {
   readonly scaling: number;
   readonly dropoutP: number;
   training = true;
+  /** Apply the adapter with the backend's fused kernel; false runs the unfused reference composition. */
+  fused = true;
 
   constructor(
     readonly name: string,
@@ -48,7 +50,15 @@ export class LoRALinear implements LinearLike {
     return mul(matmul(matmul(xd, this.A), this.B), this.scaling);
   }
 
+  /** x W + s B(A(dropout(x))) (+ bias): the base product and the low-rank term written in one pass. */
   forward(x: Tensor): Tensor {
+    if (!this.fused) return this.referenceForward(x);
+    const y = matmulAddLowRank(x, this.base.weight, matmul(this.dropped(x), this.A), this.B, this.scaling);
+    return this.base.bias ? add(y, this.base.bias) : y;
+  }
+
+  /** The unfused composition the fused forward must match (same dropout draws). */
+  referenceForward(x: Tensor): Tensor {
     return add(this.base.forward(x), this.delta(this.dropped(x)));
   }
 

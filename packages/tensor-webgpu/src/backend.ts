@@ -161,6 +161,11 @@ export interface Backend {
    * broadcasts, swapped strides transpose). a or b may be f16 (output f32, f32 accumulation).
    */
   matmul(a: View, b: View): Storage;
+  /**
+   * The fused LoRA apply: x [M, K] @ w [K, N] + s * (u [M, r] @ b [r, N]) -> contiguous f32 [M, N], each
+   * output written once. Rank-2 strided views; w f32 or f16, the others f32.
+   */
+  matmulAddLowRank(x: View, w: View, u: View, b: View, s: number): Storage;
   /** dst[dstOffset + i] = src[i] ('copy') or += src[i] ('add'), i over src in row-major order; dst and src share a dtype (f32 or i32). */
   accumulate(dst: Storage, dstOffset: number, src: View, mode: 'copy' | 'add'): void;
 

@@ -10,3 +10,4 @@ export * from './nn.js';
 export { backendOf } from './core.js';
 export * from './gru.js';
 export * from './gcn.js';
+export * from './lowrank.js';

@@ -13,6 +13,7 @@ import * as ew from './elementwise.js';
 import * as gru from './gru.js';
 import * as ix from './indexing.js';
 import { matmul } from './matmul.js';
+import { matmulAddLowRank } from './lowrank.js';
 import * as moe from './moe.js';
 import { adamw, sgd } from './optim.js';
 import { reduceView } from './reduce.js';
@@ -301,6 +302,20 @@ export class CpuBackend implements Backend {
       throw new Error(`cpu matmul: shapes a [${va.shape.join(', ')}] and b [${vb.shape.join(', ')}] do not match [B, M, K] x [B, K, N]`);
     }
     return this.wrap('f32', matmul(va, vb, this.precision, this.threads));
+  }
+
+  matmulAddLowRank(x: View, w: View, u: View, b: View, s: number): Storage {
+    this.begin();
+    const k = 'matmulAddLowRank';
+    const [vx, vw, vu, vb] = [this.view(x, k, 'x', ['f32']), this.view(w, k, 'w', ['f32', 'f16']), this.view(u, k, 'u', ['f32']), this.view(b, k, 'b', ['f32'])];
+    const [M, K] = vx.shape;
+    const fits = [vx, vw, vu, vb].every((v) => v.shape.length === 2) && vw.shape[0] === K && vu.shape[0] === M &&
+      vb.shape[0] === vu.shape[1] && vb.shape[1] === vw.shape[1];
+    if (!fits) {
+      const sh = (v: RView) => `[${v.shape.join(', ')}]`;
+      throw new Error(`cpu ${k}: x ${sh(vx)} @ w ${sh(vw)} + u ${sh(vu)} @ b ${sh(vb)} do not match [M, K] @ [K, N] + [M, r] @ [r, N]`);
+    }
+    return this.wrap('f32', matmulAddLowRank(vx, vw, vu, vb, s, this.precision, this.threads));
   }
 
   accumulate(dst: Storage, dstOffset: number, src: View, mode: 'copy' | 'add'): void {

@@ -21,6 +21,7 @@ import * as gru from './launch/gru.js';
 import * as gcn from './launch/gcn.js';
 import * as ix from './launch/indexing.js';
 import { matmul } from './launch/matmul.js';
+import { matmulAddLowRank } from './launch/lowrank.js';
 import * as moe from './launch/moe.js';
 import { adamw, sgd } from './launch/optim.js';
 import { reduce } from './launch/reduce.js';
@@ -62,6 +63,7 @@ export class WebGPUBackend implements Backend {
   where(cond: View, a: View, b: View): Storage { return ew.where(this.rt, cond, a, b); }
   reduce(op: ReduceOp, x: View, reduceDims: number): Storage { return reduce(this.rt, op, x, reduceDims); }
   matmul(a: View, b: View): Storage { return matmul(this.rt, a, b); }
+  matmulAddLowRank(x: View, w: View, u: View, b: View, s: number): Storage { return matmulAddLowRank(this.rt, x, w, u, b, s); }
   accumulate(dst: Storage, dstOffset: number, src: View, mode: 'copy' | 'add'): void { ew.accumulate(this.rt, dst, dstOffset, src, mode); }
 
   // ------------------------------------------------------------------ row and index kernels

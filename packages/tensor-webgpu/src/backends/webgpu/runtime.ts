@@ -250,7 +250,10 @@ export class WebGPURuntime {
         entries.push({ binding: i + 1, resource: { buffer, offset: 0, size: Math.min(buffer.size, this.maxBinding) } });
       }
       bg = this.device.createBindGroup({ layout: cp.layout, entries });
-      if (this.bindGroups.size >= 8192) this.bindGroups.clear();
+      // Kept small: a training step creates ~1000 bind groups, each holding a lavapipe descriptor set until
+      // the GC finalises it; with 8192 cached, loading several models in one process segfaulted inside
+      // lavapipe's descriptor pool allocation (gdb: DescriptorSetAllocator::AllocateDescriptorPool).
+      if (this.bindGroups.size >= 1024) this.bindGroups.clear();
       this.bindGroups.set(key, bg);
     }
     this.captures.rec?.dispatch(cp.pipeline, bg, this.arena.words(this.slot), groups, bufs);

@@ -15,10 +15,21 @@ import { fillWords, launchStrided } from './elementwise.js';
 const MM_PACK_MIN_WORK = 1 << 18;
 
 /** One matmul operand: a storage with [batch, row, col] element strides and an element offset. */
-interface Operand {
+export interface Operand {
   s: WGStorage;
   st: number[];
   off: number;
+}
+
+/**
+ * The rank-r term of a fused LoRA apply (launch/lowrank.ts): u contiguous f32 [M, r], lb contiguous
+ * f32 [r, N4] zero-padded to the fast kernel's vec4 columns; one batch, K >= 1.
+ */
+export interface LowRank {
+  u: WGStorage;
+  lb: WGStorage;
+  r: number;
+  s: number;
 }
 
 /** Output dims of a batched product [B, M, K] @ [B, K, N]. */
@@ -35,7 +46,7 @@ function normalize(v: View, what: string): { shape: number[]; strides: number[] 
   throw new Error(`webgpu: matmul: ${what} must be [B, M, K] / [B, K, N] (rank 3 or 2), got [${v.shape}]`);
 }
 
-export function matmul(rt: WebGPURuntime, a: View, b: View): Storage {
+export function matmul(rt: WebGPURuntime, a: View, b: View, low: LowRank | null = null): Storage {
   const sa = rt.view(a, 'matmul');
   const sb = rt.view(b, 'matmul');
   const A = normalize(a, 'a');
@@ -54,6 +65,7 @@ export function matmul(rt: WebGPURuntime, a: View, b: View): Storage {
   const out = rt.alloc(B * M * N, 'f32');
   if (B * M * N === 0) return out;
   if (K === 0) {
+    if (low) throw new Error(`webgpu: matmulAddLowRank: K must be at least 1, got x [${a.shape}] @ w [${b.shape}]`);
     fillWords(rt, out, B * M * N, 0);
     return out;
   }
@@ -64,10 +76,11 @@ export function matmul(rt: WebGPURuntime, a: View, b: View): Storage {
   let opA: Operand = { s: sa, st: A.strides, off: a.offset };
   let opB: Operand = { s: sb, st: Bv.strides, off: b.offset };
   if (aFast && bFast) {
-    mmFast(rt, opA, opB, out, { B, M, K, N });
+    mmFast(rt, opA, opB, out, { B, M, K, N }, low);
     return out;
   }
-  if (B * M * N * K < MM_PACK_MIN_WORK) {
+  // The low-rank epilogue exists only in the fast kernel: odd layouts take the packing route.
+  if (!low && B * M * N * K < MM_PACK_MIN_WORK) {
     mmGeneral(rt, opA, opB, out, { B, M, K, N });
     return out;
   }
@@ -84,11 +97,11 @@ export function matmul(rt: WebGPURuntime, a: View, b: View): Storage {
     temps.push(opB.s);
   }
   if (N4 === N) {
-    mmFast(rt, opA, opB, out, { B, M, K: K4, N });
+    mmFast(rt, opA, opB, out, { B, M, K: K4, N }, low);
   } else {
     const wide = rt.alloc(B * M * N4, 'f32');
     temps.push(wide);
-    mmFast(rt, opA, opB, wide, { B, M, K: K4, N: N4 });
+    mmFast(rt, opA, opB, wide, { B, M, K: K4, N: N4 }, low);
     const L = coalesce([B, M, N], [[M * N4, N4, 1]], [0]);
     const kind = rankKind(L.shape, L.strides);
     launchStrided(rt, copyKernel('f32', 'f32', kind), kind, [wide, out], B * M * N, L);
@@ -101,7 +114,7 @@ export function matmul(rt: WebGPURuntime, a: View, b: View): Storage {
  * Copy operand `x` ([B or 1, Rv, C] valid) into zero-padded contiguous f32 [Bn, R, Cp]; a batch
  * stride of 0 (a broadcast operand) packs a single batch.
  */
-function mmPack(rt: WebGPURuntime, x: Operand, B: number, R: number, Rv: number, C: number, Cp: number): Operand {
+export function mmPack(rt: WebGPURuntime, x: Operand, B: number, R: number, Rv: number, C: number, Cp: number): Operand {
   const Bn = x.st[0] === 0 ? 1 : B;
   const total = Bn * R * Cp;
   const out = rt.alloc(total, 'f32');
@@ -119,15 +132,21 @@ function mmPack(rt: WebGPURuntime, x: Operand, B: number, R: number, Rv: number,
   return { s: out, st: [Bn === 1 ? 0 : R * Cp, Cp, 1], off: 0 };
 }
 
+function f32Bits(v: number): number {
+  return new Uint32Array(new Float32Array([v]).buffer)[0]!;
+}
+
 /** The vec4-tiled kernel: K and N multiples of 4, rows contiguous, strides and offsets 4-aligned. */
-function mmFast(rt: WebGPURuntime, a: Operand, b: Operand, out: WGStorage, dims: Dims): void {
+function mmFast(rt: WebGPURuntime, a: Operand, b: Operand, out: WGStorage, dims: Dims, low: LowRank | null = null): void {
   const { M, K, N } = dims;
-  const k = mmFastKernel(a.s.dtype, b.s.dtype);
+  const k = mmFastKernel(a.s.dtype, b.s.dtype, low !== null);
   const gx = Math.ceil(N / 4 / MM_C4 / MM_TX);
   const gy = Math.ceil(M / MM_R / MM_TY);
   // the fast kernel takes strides and offsets in vec4 units
   const vec4 = (x: Operand) => [x.st[0]! / 4, x.st[1]! / 4, x.off / 4];
-  dispatchBatches(rt, k, [a.s, b.s, out], dims, gx, gy, (b0) => [[M, N / 4, K / 4, b0, ...vec4(a), ...vec4(b)], []]);
+  const words = (b0: number) => [M, N / 4, K / 4, b0, ...vec4(a), ...vec4(b)];
+  if (!low) dispatchBatches(rt, k, [a.s, b.s, out], dims, gx, gy, (b0) => [words(b0), []]);
+  else dispatchBatches(rt, k, [a.s, b.s, out, low.u, low.lb], dims, gx, gy, () => [[...words(0), low.r, f32Bits(low.s)], []]);
 }
 
 /** The general kernel: any strides and offsets, 8x8 outputs per workgroup. */

@@ -7,6 +7,8 @@
  * - 'mmPack': strided copy of a [B, R, C] view into a contiguous zero-padded [B, R, Cp] f32
  *   buffer, so any layout can feed mmFast.
  * - 'mmGeneral': one output per thread with arbitrary strides, for small or odd problems.
+ * - mmFast with `lowRank`: the LoRA apply x W + s u B, the rank-r term added to the register tile
+ *   after the K loop, so the output is written once (see lowRankTerm).
  */
 import type { DType } from '../../../dtype.js';
 import type { KernelDef } from '../pipelines.js';
@@ -31,15 +33,33 @@ function vecLoader(name: string, dt: DType): string {
 }
 
 /**
- * Params (vec4 units for A/B offsets and strides): 0 M, 1 N4, 2 K4, 3 batch base,
- * 4 aBatch, 5 aRow, 6 aOff, 7 bBatch, 8 bRow, 9 bOff.
+ * The rank-r epilogue of the fused LoRA apply: U contiguous f32 [M, r], LB contiguous f32 [r, N4],
+ * params 10 r and 11 s. s scales each u once per row rather than every output vec4. Rows past M
+ * read the clamped row a1..a3 already use; their sums are never stored.
  */
-export function mmFastKernel(adt: DType, bdt: DType): KernelDef {
+const lowRankDecl = `@group(0) @binding(4) var<storage, read> U: array<f32>;
+@group(0) @binding(5) var<storage, read> LB: array<vec4<f32>>;
+`;
+const lowRankTerm = `
+  let R = pu(10u); let sc = pf(11u);
+  let u0 = r0 * R; let u1 = min(r0 + 1u, M - 1u) * R; let u2 = min(r0 + 2u, M - 1u) * R; let u3 = min(r0 + 3u, M - 1u) * R;
+  for (var j = 0u; j < R; j++) {
+    let z0 = LB[j * N4 + c0]; let z1 = LB[j * N4 + c1];
+    let w0 = sc * U[u0 + j]; let w1 = sc * U[u1 + j]; let w2 = sc * U[u2 + j]; let w3 = sc * U[u3 + j];
+    s00 += w0 * z0; s01 += w0 * z1; s10 += w1 * z0; s11 += w1 * z1;
+    s20 += w2 * z0; s21 += w2 * z1; s30 += w3 * z0; s31 += w3 * z1;
+  }`;
+
+/**
+ * Params (vec4 units for A/B offsets and strides): 0 M, 1 N4, 2 K4, 3 batch base,
+ * 4 aBatch, 5 aRow, 6 aOff, 7 bBatch, 8 bRow, 9 bOff; with `lowRank` also 10 r, 11 s (one batch).
+ */
+export function mmFastKernel(adt: DType, bdt: DType, lowRank = false): KernelDef {
   return {
-    key: `mmFast:${adt}:${bdt}`,
+    key: `mmFast:${adt}:${bdt}${lowRank ? ':lowRank' : ''}`,
     code: () => `${PRELUDE}${vecDecl(1, 'A', adt)}${vecDecl(2, 'B', bdt)}
 @group(0) @binding(3) var<storage, read_write> C: array<vec4<f32>>;
-${vecLoader('A', adt)}${vecLoader('B', bdt)}
+${lowRank ? lowRankDecl : ''}${vecLoader('A', adt)}${vecLoader('B', bdt)}
 @compute @workgroup_size(${MM_TX}, ${MM_TY}, 1)
 fn main(@builtin(global_invocation_id) g: vec3<u32>) {
   let M = pu(0u); let N4 = pu(1u); let K4 = pu(2u);
@@ -76,7 +96,7 @@ fn main(@builtin(global_invocation_id) g: vec3<u32>) {
     s30 += x3.x * y00 + x3.y * y10 + x3.z * y20 + x3.w * y30;
     s31 += x3.x * y01 + x3.y * y11 + x3.z * y21 + x3.w * y31;
     bk += bStep;
-  }
+  }${lowRank ? lowRankTerm : ''}
   let o = (b * M + r0) * N4 + c0;
   let two = c0 + 1u < N4;
   C[o] = s00;

@@ -1,0 +1,96 @@
+/**
+ * The fused LoRA apply against its unfused composition x W + s (u B), forward and every gradient, on
+ * the cpu backend (f32 WASM GEMM and the f64 oracle) and webgpu: edge shapes (r = 1, rows and columns
+ * that are not multiples of the 4 x 8 tile, N not a multiple of 4, strided views, f16 weights).
+ * Finite differences and webgpu-vs-cpu for this op live in the conformance table (testing/cases.ts).
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Backend } from '../backend.js';
+import { createCpuBackend } from '../backends/cpu/index.js';
+import { createWebGPUBackend } from '../backends/webgpu/index.js';
+import { Generator } from '../random.js';
+import type { Tensor } from '../tensor.js';
+import { add, matmul, matmulAddLowRank, mul, sum, tensor, transpose } from './index.js';
+
+let gpu: Backend;
+beforeAll(async () => {
+  gpu = await createWebGPUBackend();
+});
+afterAll(() => gpu?.destroy());
+
+const backends: [string, () => Backend, number][] = [
+  ['cpu f64', () => createCpuBackend({ precision: 'f64' }), 1e-12],
+  ['cpu f32', () => createCpuBackend(), 2e-5],
+  ['webgpu', () => gpu, 2e-5],
+];
+
+function rand(be: Backend, shape: number[], g: Generator): Tensor {
+  const n = shape.reduce((p, d) => p * d, 1);
+  return tensor(Float32Array.from({ length: n }, () => g.uniform() * 2 - 1), shape, { backend: be }).requireGrad();
+}
+
+/** Forward value and gradients of all four inputs under a fixed random output weighting. */
+async function run(be: Backend, f: (x: Tensor, w: Tensor, u: Tensor, b: Tensor) => Tensor, shapes: number[][], wT: boolean) {
+  const g = new Generator(7);
+  const [x, w, u, b] = shapes.map((s) => rand(be, s, g)) as [Tensor, Tensor, Tensor, Tensor];
+  const y = f(x, wT ? transpose(w) : w, u, b);
+  const weights = rand(be, [...y.shape], g).detach();
+  sum(mul(y, weights)).backward();
+  const out = await Promise.all([y, x.grad!, w.grad!, u.grad!, b.grad!].map((t) => t.data()));
+  for (const t of [x, w, u, b, y, weights]) t.dispose();
+  return out;
+}
+
+const S = 0.75;
+const fused = (x: Tensor, w: Tensor, u: Tensor, b: Tensor) => matmulAddLowRank(x, w, u, b, S);
+const unfused = (x: Tensor, w: Tensor, u: Tensor, b: Tensor) => add(matmul(x, w), mul(matmul(u, b), S));
+
+// [M, K, N, r, w given transposed]; leading dims [2, M/2] when M is even.
+const shapes: [number, number, number, number, boolean][] = [
+  [1, 1, 1, 1, false],
+  [5, 7, 3, 1, false],
+  [13, 17, 9, 2, false],
+  [8, 16, 32, 4, false],
+  [33, 20, 44, 16, false],
+  [70, 64, 36, 8, true],
+  [6, 12, 10, 5, true],
+];
+
+describe.each(backends)('matmulAddLowRank on %s matches x W + s (u B)', (_name, make, tol) => {
+  it.each(shapes)('M %i K %i N %i r %i (w transposed: %s)', async (M, K, N, r, wT) => {
+    const be = make();
+    const lead = M % 2 === 0 ? [2, M / 2] : [M];
+    const sh = [[...lead, K], wT ? [N, K] : [K, N], [...lead, r], [r, N]];
+    const got = await run(be, fused, sh, wT);
+    const want = await run(be, unfused, sh, wT);
+    got.forEach((a, k) => {
+      const scale = Math.max(1, ...Array.from(want[k]!, Math.abs));
+      const err = Math.max(0, ...Array.from(a, (v, i) => Math.abs(v - want[k]![i]!)));
+      expect(err / scale, `output ${k} (0 y, 1 dx, 2 dw, 3 du, 4 db)`).toBeLessThan(tol);
+    });
+  });
+});
+
+describe('matmulAddLowRank errors and edge cases', () => {
+  const cpu = createCpuBackend();
+  const t = (shape: number[]) => tensor(new Float32Array(shape.reduce((p, d) => p * d, 1)), shape, { backend: cpu });
+  it('names the shapes when they do not fit', () => {
+    expect(() => matmulAddLowRank(t([4, 5]), t([6, 3]), t([4, 2]), t([2, 3]), 1)).toThrow(/x \[4, 5\], w \[6, 3\], u \[4, 2\], b \[2, 3\]/);
+    expect(() => matmulAddLowRank(t([4, 5]), t([5, 3]), t([3, 2]), t([2, 3]), 1)).toThrow(/u \[3, 2\]/);
+  });
+  it('K = 0 gives s u B', async () => {
+    const u = tensor([1, 2], [1, 2], { backend: cpu });
+    const b = tensor([3, 4], [2, 1], { backend: cpu });
+    expect(Array.from(await matmulAddLowRank(t([1, 0]), t([0, 1]), u, b, 2).data())).toEqual([22]);
+  });
+  it('accepts an f16 base weight on both backends', async () => {
+    for (const be of [cpu, gpu]) {
+      const x = tensor([1, 2, 3, 4, 5, 6, 7, 8], [2, 4], { backend: be });
+      const w = tensor([1, 0.5, -1, 2, 0, 1, 0.25, -0.5], [4, 2], { backend: be }).cast('f16');
+      const u = tensor([1, -1], [2, 1], { backend: be });
+      const b = tensor([2, 3], [1, 2], { backend: be });
+      // x W = [[0, 5.5], [1, 17.5]]; s u B with s = 0.5 adds [[1, 1.5], [-1, -1.5]].
+      expect(Array.from(await matmulAddLowRank(x, w, u, b, 0.5).data())).toEqual([1, 7, 0, 16]);
+    }
+  });
+});
