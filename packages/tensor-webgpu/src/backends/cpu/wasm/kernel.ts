@@ -6,7 +6,7 @@
  *   [64, DATA_AT)      task table of pool.ts (TASK_INTS Int32 per task)
  *   [DATA_AT, ...)     operand panels and results, laid out per call by the callers
  */
-import { compileWasm, decodeBase64 } from './load.js';
+import { decodeBase64, ensureMemory } from './load.js';
 import { MATMUL_WASM_BASE64 } from './matmul.wasm.js';
 
 /** Rows per A panel and columns per B panel of the micro-kernel (must match matmul.wat). */
@@ -71,11 +71,12 @@ function instantiate(): Kernel | null {
   const bytes = decodeBase64(MATMUL_WASM_BASE64);
   if (sharedMemoryAvailable()) {
     try {
-      const module = compileWasm(MATMUL_WASM_BASE64);
+      const module = new WebAssembly.Module(bytes);
       const memory = new WebAssembly.Memory({ initial: DATA_AT / PAGE, maximum: MAX_PAGES, shared: true });
-      if (module !== null) return make(module, memory, module);
+      return make(module, memory, module);
     } catch {
-      // shared memory refused (e.g. a browser page that is not cross-origin isolated): plain memory below
+      // no SIMD, or shared memory refused (e.g. a browser page that is not cross-origin isolated): plain
+      // memory below (which fails too, returning null, when SIMD is what is missing)
     }
   }
   try {
@@ -111,15 +112,7 @@ export function setWasmGemmForTest(k: null | undefined): void {
  * address space or the memory cannot grow. Call before packing: growing replaces the buffer.
  */
 export function memoryF32(k: Kernel, bytes: number): Float32Array | null {
-  if (bytes > MAX_PAGES * PAGE - PAGE) return null;
-  const have = k.memory.buffer.byteLength;
-  if (bytes > have) {
-    try {
-      k.memory.grow(Math.ceil((bytes - have) / PAGE));
-    } catch {
-      return null;
-    }
-  }
+  if (bytes > MAX_PAGES * PAGE - PAGE || !ensureMemory(k.memory, bytes)) return null;
   // Compared by size: a shared memory's buffer object may be a fresh wrapper on every access.
   const buffer = k.memory.buffer;
   if (views === null || views.f32.byteLength !== buffer.byteLength) views = { f32: new Float32Array(buffer) };
