@@ -49,16 +49,19 @@ async function medianMs(step, steps, warmup) {
   return median(times);
 }
 
-/** One training step: `loss()` inside a scope, backward, AdamW; resolves when the loss is read. */
+/** The body of a training step: `before()`, zeroGrad, `loss()`, backward, AdamW; returns the loss. */
+function stepBody(opt, loss, before) {
+  before();
+  opt.zeroGrad();
+  const v = loss();
+  v.backward();
+  opt.step();
+  return v;
+}
+
+/** One training step inside a scope; resolves when the loss is read. */
 async function trainStep(opt, loss, before = () => {}) {
-  const l = scope(() => {
-    before();
-    opt.zeroGrad();
-    const v = loss();
-    v.backward();
-    opt.step();
-    return v.detach();
-  });
+  const l = scope(() => stepBody(opt, loss, before).detach());
   await l.item(); // the step's GPU work is finished when its loss is read
   l.dispose();
 }
@@ -145,17 +148,7 @@ export async function blockStepMs(backend, kind, { tokens = 1024, steps = 5, cap
     return add(mseLoss(y, target), mul(probs.reduce((a, b) => add(a, b)), 0.01));
   };
   const before = () => moe.clearRoutes();
-  let step = null;
-  if (capture) {
-    step = captureStep(() => {
-      before();
-      opt.zeroGrad();
-      const v = loss();
-      v.backward();
-      opt.step();
-      return v;
-    }, { backend });
-  }
+  const step = capture ? captureStep(() => stepBody(opt, loss, before), { backend }) : null;
   const ms = await medianMs(step ? () => step.run().item() : () => trainStep(opt, loss, before), steps, 2);
   step?.dispose();
   moe.clearRoutes();
