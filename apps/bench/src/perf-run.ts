@@ -4,10 +4,9 @@
  * PyTorch and OpenBLAS: peers/matmul.py, moe_block.py, llama_train.py under --python.
  */
 import { spawnSync } from 'node:child_process';
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { APP_DIR, REPO_ROOT, resolvePaths } from './paths.js';
+import { APP_DIR, resolvePaths } from './paths.js';
 import { writeFileAtomic } from './runner.js';
 import {
   PERF_USAGE, PerfUsageError, ROW, TRAIN_RUNS, evaluateTargets, formatTables, formatTargets, parsePerfArgs,
@@ -53,12 +52,6 @@ export function childJson(r: ChildResult, what: string): { json?: Record<string,
   return { error: `${what} exited ${r.status ?? 'by signal (timeout?)'}: ${lastLine(r.stderr) || line || 'no output'}`.slice(0, 300) };
 }
 
-/** Whether the built cpu backend reads MOEGRAPH_THREADS (the threads option of another change). */
-export function cpuThreadsSupported(dist = path.join(REPO_ROOT, 'packages/tensor-webgpu/dist')): boolean {
-  if (!existsSync(dist)) return false;
-  return readdirSync(dist).some((f) => f.endsWith('.js') && readFileSync(path.join(dist, f), 'utf8').includes('MOEGRAPH_THREADS'));
-}
-
 type Values = Record<string, number>;
 const QUICK_SKIP = 'skipped in --quick (the step takes about a minute on lavapipe; run without --quick)';
 const put = (row: Row, values: Values, errors: Record<string, string> = {}) => {
@@ -97,7 +90,6 @@ export async function runPerf(argv: string[], deps: PerfDeps = {}): Promise<numb
   const model = resolvePaths({ model: o.model }, env).model;
   const childEnv: NodeJS.ProcessEnv = { ...env, XDG_RUNTIME_DIR: env.XDG_RUNTIME_DIR ?? os.tmpdir() };
   const timeoutMs = (o.quick ? 600 : 1800) * 1000;
-  const threads = cpuThreadsSupported();
   const warnings: string[] = [];
   const load = os.loadavg()[0]!;
   if (load > os.cpus().length * 0.5) warnings.push(`load average ${load.toFixed(1)} on ${os.cpus().length} cores when perf started: other work shares the machine, absolute figures are low and noisy`);
@@ -114,8 +106,7 @@ export async function runPerf(argv: string[], deps: PerfDeps = {}): Promise<numb
   if (o.backends.includes('cpu')) {
     ours.push({ row: row(ROW.cpu1, 'ours'), impl: 'cpu', env: { ...childEnv, MOEGRAPH_THREADS: '1' } });
     const { MOEGRAPH_THREADS: _, ...defaultThreads } = childEnv;
-    if (threads) ours.push({ row: row(ROW.cpu, 'ours'), impl: 'cpu', env: defaultThreads });
-    else row(ROW.cpu, 'ours', 'skipped', 'the built cpu backend does not read MOEGRAPH_THREADS yet: it runs 1 thread, the row above');
+    ours.push({ row: row(ROW.cpu, 'ours'), impl: 'cpu', env: defaultThreads });
   }
   if (o.backends.includes('webgpu')) ours.push({ row: row(ROW.webgpu, 'ours'), impl: 'webgpu', env: childEnv });
   const tfjs = o.peers && o.workloads.includes('matmul') ? row(ROW.tfjs, 'peer') : undefined;
@@ -213,7 +204,7 @@ export async function runPerf(argv: string[], deps: PerfDeps = {}): Promise<numb
     const file = path.resolve(o.json);
     const doc = {
       date: new Date().toISOString(), node: process.version, cpu: `${os.cpus()[0]?.model ?? ''} x${os.cpus().length}`,
-      options: o, cpuThreadsOption: threads, reference: ROW.torch1, rows, targets, warnings,
+      options: o, reference: ROW.torch1, rows, targets, warnings,
     };
     writeFileAtomic(file, `${JSON.stringify(doc, null, 2)}\n`);
     log(`\nwrote ${file}`);
