@@ -1,6 +1,6 @@
 /**
  * The uniform arena: one PARAM_WORDS slot of kernel parameters per dispatch of a batch, written on
- * the host and uploaded once at submit; dispatches select their slot with a dynamic offset.
+ * the host and uploaded once at submit; a dispatch binds its slot's bind group as group 1.
  */
 import type { ParamWriter } from './strided.js';
 import { PARAM_WORDS } from './wgsl/common.js';
@@ -9,15 +9,20 @@ export const SLOT_BYTES = PARAM_WORDS * 4;
 
 export class ParamArena {
   readonly buffer: GPUBuffer;
+  /** Bind group of each slot (bind group 1 of every kernel). */
+  readonly groups: GPUBindGroup[];
   private readonly u32: Uint32Array;
   private readonly w: ParamWriter & { base: number };
 
-  constructor(device: GPUDevice, slots: number) {
-    this.buffer = device.createBuffer({
+  constructor(device: GPUDevice, slots: number, layout: GPUBindGroupLayout) {
+    const buffer = (this.buffer = device.createBuffer({
       size: slots * SLOT_BYTES,
       usage: 0x40 /* UNIFORM */ | 0x08 /* COPY_DST */,
       label: 'param-arena',
-    });
+    }));
+    this.groups = Array.from({ length: slots }, (_, i) =>
+      device.createBindGroup({ layout, entries: [{ binding: 0, resource: { buffer, offset: i * SLOT_BYTES, size: SLOT_BYTES } }] }),
+    );
     const ab = new ArrayBuffer(slots * SLOT_BYTES);
     const u32 = (this.u32 = new Uint32Array(ab));
     const i32 = new Int32Array(ab);

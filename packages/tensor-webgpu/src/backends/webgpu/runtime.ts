@@ -8,7 +8,7 @@
 import type { Backend, BackendStats, Storage, View } from '../../backend.js';
 import { BYTES, type DType } from '../../dtype.js';
 import { numel } from '../../shape.js';
-import { ParamArena, SLOT_BYTES } from './arena.js';
+import { ParamArena } from './arena.js';
 import { Captures } from './capture.js';
 import { BufferPool } from './pool.js';
 import { PipelineCache, type KernelDef } from './pipelines.js';
@@ -67,6 +67,8 @@ export class WebGPURuntime {
   private slot = 0;
   private encoder: GPUCommandEncoder | null = null;
   private pass: GPUComputePassEncoder | null = null;
+  /** Pipeline last set in the open pass: consecutive dispatches of one kernel skip the call (~1 us each through N-API). */
+  private passPipeline: GPUComputePipeline | null = null;
   private live = new Set<WGStorage>();
   private bytesInUse = 0;
   private nDispatches = 0;
@@ -92,7 +94,7 @@ export class WebGPURuntime {
     this.pool.onDestroy = () => this.bindGroups.clear();
     this.captures = new Captures(this.pool);
     this.pipes = new PipelineCache(device);
-    this.arena = new ParamArena(device, this.maxDispatches);
+    this.arena = new ParamArena(device, this.maxDispatches, this.pipes.paramLayout);
     this.lostPromise = device.lost.then((info) => {
       if (!this.destroyed) this.lostReason = info.message || String(info.reason ?? 'unknown');
       throw this.lostError();
@@ -197,7 +199,10 @@ export class WebGPURuntime {
 
   private ensurePass(): GPUComputePassEncoder {
     if (!this.encoder) this.encoder = this.device.createCommandEncoder();
-    if (!this.pass) this.pass = this.encoder.beginComputePass();
+    if (!this.pass) {
+      this.pass = this.encoder.beginComputePass();
+      this.passPipeline = null;
+    }
     return this.pass;
   }
 
@@ -243,7 +248,7 @@ export class WebGPURuntime {
       if (bufs.length + 1 !== cp.sig.length) {
         throw new Error(`webgpu: kernel '${k.key}' takes ${cp.sig.length - 1} storages, got ${bufs.length}`);
       }
-      const entries: GPUBindGroupEntry[] = [{ binding: 0, resource: { buffer: this.arena.buffer, offset: 0, size: SLOT_BYTES } }];
+      const entries: GPUBindGroupEntry[] = [];
       for (let i = 0; i < bufs.length; i++) {
         const b = bufs[i]!;
         const buffer = b instanceof WGStorage ? b.buffer : b;
@@ -257,12 +262,7 @@ export class WebGPURuntime {
       this.bindGroups.set(key, bg);
     }
     this.captures.rec?.dispatch(cp.pipeline, bg, this.arena.words(this.slot), groups, bufs);
-    const pass = this.ensurePass();
-    pass.setPipeline(cp.pipeline);
-    pass.setBindGroup(0, bg, [this.slot * SLOT_BYTES]);
-    pass.dispatchWorkgroups(groups[0], groups[1], groups[2]);
-    this.slot++;
-    this.nDispatches++;
+    this.encode(cp.pipeline, bg, groups);
   }
 
   /** Upload host data into a storage (captures record it). */
@@ -275,9 +275,18 @@ export class WebGPURuntime {
   encodeRecorded(pipeline: GPUComputePipeline, bg: GPUBindGroup, words: Uint32Array, groups: readonly [number, number, number]): void {
     if (this.slot >= this.maxDispatches) this.flush();
     this.arena.setWords(this.slot, words);
+    this.encode(pipeline, bg, groups);
+  }
+
+  /** One dispatch into the open pass, its parameters in the current arena slot (bind group 1). */
+  private encode(pipeline: GPUComputePipeline, bg: GPUBindGroup, groups: readonly [number, number, number]): void {
     const pass = this.ensurePass();
-    pass.setPipeline(pipeline);
-    pass.setBindGroup(0, bg, [this.slot * SLOT_BYTES]);
+    if (pipeline !== this.passPipeline) {
+      pass.setPipeline(pipeline);
+      this.passPipeline = pipeline;
+    }
+    pass.setBindGroup(0, bg);
+    pass.setBindGroup(1, this.arena.groups[this.slot]!);
     pass.dispatchWorkgroups(groups[0], groups[1], groups[2]);
     this.slot++;
     this.nDispatches++;

@@ -13,7 +13,7 @@ export const PARAM_WORDS = 64;
  */
 export const PRELUDE = /* wgsl */ `
 struct Params { v: array<vec4<u32>, 16> }
-@group(0) @binding(0) var<uniform> P: Params;
+@group(1) @binding(0) var<uniform> P: Params;
 fn pu(i: u32) -> u32 { return P.v[i >> 2u][i & 3u]; }
 fn pi(i: u32) -> i32 { return bitcast<i32>(P.v[i >> 2u][i & 3u]); }
 fn pf(i: u32) -> f32 { return bitcast<f32>(P.v[i >> 2u][i & 3u]); }
