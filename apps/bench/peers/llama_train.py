@@ -21,7 +21,7 @@ Run with Debian's python3-torch: /usr/bin/python3 llama_train.py --model stories
 import argparse, math
 import torch
 import torch.nn.functional as F
-from moelora import GCNRouter, LinearRouter, MoELoRAFFN, lora_pair, median_ms, print_json, set_threads
+from moelora import GCNRouter, LinearRouter, MoELoRAFFN, lora_pair, median_ms, add_device_arg, print_json, set_threads
 
 SHAPES = {
     "stories260K": dict(vocab=512, dim=64, layers=5, heads=8, kv=4, head=8, ffn=172, tied=True, batch=4, seq=64),
@@ -32,11 +32,12 @@ N, K, DROPOUT = 8, 2, 0.05
 
 p = argparse.ArgumentParser()
 p.add_argument("--threads", type=int, default=1)
+add_device_arg(p)
 p.add_argument("--model", default="stories260K", choices=list(SHAPES))
 p.add_argument("--method", default="mixlora", choices=list(METHODS))
 p.add_argument("--steps", type=int, default=3)
 args = p.parse_args()
-set_threads(args.threads)
+set_threads(args.threads, args.device)
 c, m = SHAPES[args.model], METHODS[args.method]
 D, H, KV, HD = c["dim"], c["heads"], c["kv"], c["head"]
 w = lambda i, o: torch.randn(i, o) * 0.02

@@ -14,18 +14,21 @@ import argparse, os, time
 p = argparse.ArgumentParser()
 p.add_argument("--threads", type=int, default=1)
 p.add_argument("--repeats", type=int, default=5)
+p.add_argument("--device", default="cpu", help="cpu, or cuda for PyTorch CUDA (numpy then skipped)")
 p.add_argument("--shapes", default="1024x1024x1024,1024x256x1024,1024x1024x256")
 args = p.parse_args()
 for k in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS"):
     os.environ[k] = str(args.threads)
 
 import torch  # noqa: E402
-from moelora import print_json, set_threads  # noqa: E402
+from moelora import print_json, set_threads, sync  # noqa: E402
 
-set_threads(args.threads)
+set_threads(args.threads, args.device)
 try:
     import numpy as np
 except ImportError:
+    np = None
+if args.device != "cpu":
     np = None
 
 
@@ -33,8 +36,10 @@ def gflops(mm, a, b, flops):
     mm(a, b)
     times = []
     for _ in range(args.repeats):
+        sync()
         t0 = time.perf_counter()
         mm(a, b)
+        sync()
         times.append(time.perf_counter() - t0)
     times.sort()
     return flops / times[len(times) // 2] / 1e9

@@ -11,15 +11,16 @@ Run with Debian's python3-torch: /usr/bin/python3 moe_block.py --threads 1
 """
 import argparse
 import torch
-from moelora import GCNRouter, GRURounds, LinearRouter, MoELoRAFFN, matmul_gflops, median_ms, print_json, set_threads
+from moelora import GCNRouter, GRURounds, LinearRouter, MoELoRAFFN, matmul_gflops, median_ms, add_device_arg, print_json, set_threads
 
 p = argparse.ArgumentParser()
 p.add_argument("--threads", type=int, default=1)
+add_device_arg(p)
 p.add_argument("--steps", type=int, default=10)
 p.add_argument("--tokens", type=int, default=1024)
 p.add_argument("--routers", default="linear,gcn,gru")
 args = p.parse_args()
-set_threads(args.threads)
+set_threads(args.threads, args.device)
 
 T, D, FF, N, R, K = args.tokens, 256, 1024, 8, 4, 2
 Wg, Wu, Wd = torch.randn(D, FF) * 0.02, torch.randn(D, FF) * 0.02, torch.randn(FF, D) * 0.02

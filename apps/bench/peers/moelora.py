@@ -5,7 +5,8 @@
 - LinearRouter (MixLoRA), GCNRouter (GMoE: 2-layer GCN, hidden 256, N expert nodes + 1 input node
   per token, the straightforward dense per-token propagation of the reference code), GRURounds
   (GraphMoE: low-rank GRU, 3 rounds).
-- median_ms / set_threads: timing as our side does it (median after warm-up steps).
+- median_ms / set_threads: timing as our side does it (median after warm-up steps); --device cuda
+  (torch >= 2.0) makes every tensor the peers create land on the GPU and syncs before each reading.
 Weights are random: speed does not depend on their values.
 """
 import json, math, time
@@ -13,16 +14,33 @@ import torch
 import torch.nn.functional as F
 
 
-def set_threads(n):
+def set_threads(n, device="cpu"):
     torch.set_num_threads(n)
     torch.manual_seed(0)
+    if device != "cpu":
+        # f32 as on our side: no TF32 in matmuls (PyTorch's default, stated here so it stays so).
+        torch.backends.cuda.matmul.allow_tf32 = False
+        torch.backends.cudnn.allow_tf32 = False
+        torch.set_default_device(device)
+
+
+def sync():
+    """Wait for queued GPU work, so a wall-clock reading covers it (a no-op on the cpu)."""
+    if torch.cuda.is_available() and torch.cuda.is_initialized():
+        torch.cuda.synchronize()
+
+
+def add_device_arg(p):
+    p.add_argument("--device", default="cpu", help="cpu, or cuda for PyTorch CUDA (torch >= 2.0)")
 
 
 def median_ms(step, steps, warmup):
     times = []
     for i in range(steps + warmup):
+        sync()
         t0 = time.perf_counter()
         step()
+        sync()
         if i >= warmup:
             times.append((time.perf_counter() - t0) * 1000)
     times.sort()
@@ -145,7 +163,9 @@ def matmul_gflops(n=512):
     a, b = torch.randn(n, n), torch.randn(n, n)
     for _ in range(3):
         a @ b
+    sync()
     t0 = time.perf_counter()
     for _ in range(10):
         a @ b
+    sync()
     return 10 * 2 * n**3 / (time.perf_counter() - t0) / 1e9
