@@ -2,6 +2,9 @@
 import type { Backend } from '../../backend.js';
 import { acquireDevice, webgpuAvailable } from './device.js';
 import { WebGPUBackend } from './backend.js';
+import type { MatmulTuning } from './launch/narrow.js';
+
+export type { MatmulTuning };
 
 export { webgpuAvailable, WebGPUBackend };
 
@@ -11,11 +14,14 @@ export interface WebGPUBackendOptions {
   powerPreference?: GPUPowerPreference;
   /** Dispatches encoded before an automatic submit (default 128). */
   maxDispatchesPerSubmit?: number;
+  /** Matmul kernel choice (default: by shape); fixing one is for benchmarks and tests. */
+  matmul?: MatmulTuning;
 }
 
 export async function createWebGPUBackend(opts: WebGPUBackendOptions = {}): Promise<Backend> {
   const got = await acquireDevice(opts);
   return new WebGPUBackend(got.device, got.keep, !opts.device, got.hasF16, {
     maxDispatchesPerSubmit: opts.maxDispatchesPerSubmit,
+    matmul: opts.matmul,
   });
 }

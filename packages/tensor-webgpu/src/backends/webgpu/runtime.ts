@@ -10,6 +10,7 @@ import { BYTES, type DType } from '../../dtype.js';
 import { numel } from '../../shape.js';
 import { ParamArena } from './arena.js';
 import { Captures } from './capture.js';
+import type { MatmulTuning } from './launch/narrow.js';
 import { BufferPool } from './pool.js';
 import { PipelineCache, type KernelDef } from './pipelines.js';
 import type { ParamWriter } from './strided.js';
@@ -19,6 +20,7 @@ export const MAX_GROUPS = 65535;
 
 export interface WebGPUBackendOptions {
   maxDispatchesPerSubmit?: number;
+  matmul?: MatmulTuning;
 }
 
 export class WGStorage implements Storage {
@@ -50,6 +52,8 @@ export function grid1D(items: number): [number, number, number] {
 export class WebGPURuntime {
   readonly device: GPUDevice;
   readonly pipes: PipelineCache;
+  /** Which matmul kernels launch/matmul.ts may pick. */
+  readonly matmulTuning: MatmulTuning;
   /** Id of the batch being encoded; increments at every submit. */
   batch = 0;
   /** References that must live as long as the device (Dawn's create() result). */
@@ -88,6 +92,7 @@ export class WebGPURuntime {
   ) {
     this.device = device;
     this.keep = keep;
+    this.matmulTuning = opts.matmul ?? {};
     this.maxDispatches = Math.max(1, Math.floor(opts.maxDispatchesPerSubmit ?? 128));
     this.maxBinding = Math.floor(device.limits.maxStorageBufferBindingSize / 4) * 4;
     this.pool = new BufferPool(device);

@@ -9,7 +9,8 @@ import { f16BitsToF32, f32ToF16Bits, type DType } from '../../dtype.js';
 import { dropoutKeep, dropoutThreshold, Generator, hash32 } from '../../random.js';
 import { contiguousStrides } from '../../shape.js';
 import { createCpuBackend } from '../cpu/index.js';
-import { createWebGPUBackend, webgpuAvailable, WebGPUBackend } from './index.js';
+import { createWebGPUBackend, webgpuAvailable, WebGPUBackend, type MatmulTuning } from './index.js';
+import { pickNarrow } from './launch/narrow.js';
 
 let gpu: WebGPUBackend;
 let cpu: Backend;
@@ -85,8 +86,8 @@ async function runOn(be: Backend, f: (c: Ctx) => Storage[]): Promise<{ vals: Arr
   }
 }
 
-async function same(what: string, f: (c: Ctx) => Storage[], tol: Tol = {}, exact = false): Promise<ArrayLike<number>[]> {
-  const g = await runOn(gpu, f);
+async function same(what: string, f: (c: Ctx) => Storage[], tol: Tol = {}, exact = false, on: Backend = gpu): Promise<ArrayLike<number>[]> {
+  const g = await runOn(on, f);
   const c = await runOn(cpu, f);
   expect(g.dtypes, `${what}: dtypes`).toEqual(c.dtypes);
   g.vals.forEach((v, i) => {
@@ -562,6 +563,69 @@ describe('webgpu backend: matmul', () => {
     const [ra, rb] = await gpu.read([full(a), full(b)]);
     expect(Array.from(ra!)).toEqual(Array.from(rb!));
     for (const s of [x, y, a, b]) gpu.release(s);
+  });
+});
+
+describe('webgpu backend: narrow matmul kernels', () => {
+  // backends on the same device with one matmul kernel forced, so every shape exercises it
+  const forced: [string, MatmulTuning][] = [['splitK', { variant: 'splitK' }], ['splitK 3 slices', { variant: 'splitK', slices: 3 }], ['wgK', { variant: 'wgK' }]];
+  const on = new Map<string, Backend>();
+  beforeAll(async () => {
+    for (const [name, matmul] of forced) on.set(name, await createWebGPUBackend({ device: gpu.device, matmul }));
+  });
+  afterAll(() => {
+    for (const be of on.values()) be.destroy();
+  });
+
+  /** Contiguous, transposed a, transposed b at an offset, broadcast b, and f16 operands. */
+  async function layouts(be: Backend, [B, M, K, N]: number[]): Promise<void> {
+    const a = rand(B * M * K + 5, M + K);
+    const b = rand(B * K * N + 5, K + N);
+    const tol = { rtol: 1e-5, atol: 2e-6 * K };
+    await same(`[${B}, ${M}, ${K}, ${N}]`, ({ be, up }) => {
+      const x = up(a);
+      const y = up(b);
+      return [
+        be.matmul(view(x, [B, M, K]), view(y, [B, K, N])),
+        be.matmul(view(x, [B, M, K], [M * K, 1, M]), view(y, [B, K, N])),
+        be.matmul(view(x, [B, M, K], [M * K, K, 1], 3), view(y, [B, K, N], [K * N, 1, K], 5)),
+        be.matmul(view(x, [B, M, K]), view(y, [B, K, N], [0, N, 1])),
+      ];
+    }, tol, false, be);
+    await same(`[${B}, ${M}, ${K}, ${N}] f16`, ({ be, up }) => {
+      const x = up(a, 'f16');
+      const y = up(b, 'f16');
+      return [
+        be.matmul(view(x, [B, M, K]), view(y, [B, K, N])),
+        be.matmul(view(x, [B, M, K], [M * K, 1, M], 1), view(up(b), [B, K, N], [K * N, 1, K])),
+      ];
+    }, { rtol: 1e-3, atol: 1e-3 * K }, false, be);
+  }
+
+  // K = 1, tiles cut by M and N (not multiples of 4), several slices, more tiles than a workgroup
+  const shapes = [[1, 1, 1, 1], [1, 5, 1, 3], [2, 7, 130, 5], [3, 9, 67, 10], [1, 4, 300, 1], [1, 70, 200, 9]];
+  for (const [name] of forced) {
+    for (const shape of shapes) {
+      it(`${name} [${shape}] matches cpu in every layout`, () => layouts(on.get(name)!, shape));
+    }
+  }
+
+  it('the default choice runs the narrow kernels on narrow outputs (LoRA x@A, xᵀg, N = 1, a long dot) and matches cpu', async () => {
+    for (const shape of [[1, 1024, 256, 4], [1, 256, 1024, 4], [1, 1030, 70, 1], [2, 33, 200, 8], [1, 3, 5000, 2]]) {
+      expect(pickNarrow({}, { B: shape[0]!, M: shape[1]!, K: shape[2]!, N: shape[3]! })).not.toBeNull();
+      await layouts(gpu, shape);
+    }
+  });
+
+  it('split-K sums its slices in a fixed order: repeated products are bit-identical', async () => {
+    const [M, K, N] = [64, 4096, 4];
+    const x = gpu.upload(rand(M * K, 1), 'f32');
+    const y = gpu.upload(rand(K * N, 2), 'f32');
+    const xt = view(x, [M, K], [1, M]);
+    const outs = [gpu.matmul(xt, view(y, [K, N])), gpu.matmul(xt, view(y, [K, N]))];
+    const [r0, r1] = await gpu.read(outs.map(full));
+    expect(Array.from(r0!)).toEqual(Array.from(r1!));
+    for (const s of [x, y, ...outs]) gpu.release(s);
   });
 });
 

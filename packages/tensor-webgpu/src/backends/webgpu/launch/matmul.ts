@@ -1,25 +1,20 @@
 /**
- * Launch of the batched matmul kernels (wgsl/matmul.ts): the vec4-tiled fast kernel where operands
- * fit it, the general kernel for small products, otherwise packing into the fast kernel's layout.
+ * Launch of the batched matmul kernels (wgsl/matmul.ts): the narrow-output kernels where the shape
+ * calls for them (launch/narrow.ts), else the vec4-tiled fast kernel where operands fit it, the
+ * general kernel for small products, otherwise packing into the fast kernel's layout.
  */
 import type { Storage, View } from '../../../backend.js';
-import type { KernelDef } from '../pipelines.js';
-import { grid1D, MAX_GROUPS, type WebGPURuntime, type WGStorage } from '../runtime.js';
+import { grid1D, type WebGPURuntime, type WGStorage } from '../runtime.js';
 import { coalesce } from '../strided.js';
 import { copyKernel } from '../wgsl/elementwise.js';
 import { rankKind, segmentedThreads } from '../wgsl/common.js';
 import { MM_C4, MM_R, MM_TX, MM_TY, mmFastKernel, mmGeneralKernel, mmPackKernel } from '../wgsl/matmul.js';
 import { fillWords, launchStrided } from './elementwise.js';
+import { dispatchBatches, type Dims, type Operand } from './mmgrid.js';
+import { mmSplitK, mmWgK, pickNarrow } from './narrow.js';
 
 /** Below this many multiply-adds a matmul that does not fit the fast kernel directly runs the general kernel. */
 const MM_PACK_MIN_WORK = 1 << 18;
-
-/** One matmul operand: a storage with [batch, row, col] element strides and an element offset. */
-export interface Operand {
-  s: WGStorage;
-  st: number[];
-  off: number;
-}
 
 /**
  * The rank-r term of a fused LoRA apply (launch/lowrank.ts): u contiguous f32 [M, r], lb contiguous
@@ -30,14 +25,6 @@ export interface LowRank {
   lb: WGStorage;
   r: number;
   s: number;
-}
-
-/** Output dims of a batched product [B, M, K] @ [B, K, N]. */
-interface Dims {
-  B: number;
-  M: number;
-  K: number;
-  N: number;
 }
 
 function normalize(v: View, what: string): { shape: number[]; strides: number[] } {
@@ -62,12 +49,12 @@ export function matmul(rt: WebGPURuntime, a: View, b: View, low: LowRank | null 
   if (M === 1) A.strides[1] = 0;
   if (N === 1) Bv.strides[2] = 0;
   if (K === 1) A.strides[2] = Bv.strides[1] = 0;
-  const out = rt.alloc(B * M * N, 'f32');
-  if (B * M * N === 0) return out;
+  if (B * M * N === 0) return rt.alloc(0, 'f32');
   if (K === 0) {
     if (low) throw new Error(`webgpu: matmulAddLowRank: K must be at least 1, got x [${a.shape}] @ w [${b.shape}]`);
-    fillWords(rt, out, B * M * N, 0);
-    return out;
+    const zeros = rt.alloc(B * M * N, 'f32');
+    fillWords(rt, zeros, B * M * N, 0);
+    return zeros;
   }
   const aligned = (st: number[], off: number, rowDim: number, innerDim: number, inner: number, cols: number) =>
     cols % 4 === 0 && inner === 1 && st[rowDim]! % 4 === 0 && st[0]! % 4 === 0 && off % 4 === 0 && st[innerDim] !== undefined;
@@ -75,13 +62,19 @@ export function matmul(rt: WebGPURuntime, a: View, b: View, low: LowRank | null 
   const bFast = N % 4 === 0 && K % 4 === 0 && (Bv.strides[2] === 1) && aligned(Bv.strides, b.offset, 1, 2, Bv.strides[2]!, N);
   let opA: Operand = { s: sa, st: A.strides, off: a.offset };
   let opB: Operand = { s: sb, st: Bv.strides, off: b.offset };
+  const dims = { B, M, K, N };
+  // The low-rank epilogue exists only in the tiled kernel.
+  const narrow = low ? null : pickNarrow(rt.matmulTuning, dims);
+  if (narrow === 'wgK') return mmWgK(rt, opA, opB, dims);
+  if (narrow) return mmSplitK(rt, opA, opB, dims, narrow.slices);
+  const out = rt.alloc(B * M * N, 'f32');
   if (aFast && bFast) {
-    mmFast(rt, opA, opB, out, { B, M, K, N }, low);
+    mmFast(rt, opA, opB, out, dims, low);
     return out;
   }
   // The low-rank epilogue exists only in the fast kernel: odd layouts take the packing route.
   if (!low && B * M * N * K < MM_PACK_MIN_WORK) {
-    mmGeneral(rt, opA, opB, out, { B, M, K, N });
+    mmGeneral(rt, opA, opB, out, dims);
     return out;
   }
   // pack what does not fit into zero-padded contiguous f32 and run the fast kernel
@@ -157,23 +150,4 @@ function mmGeneral(rt: WebGPURuntime, a: Operand, b: Operand, out: WGStorage, di
     [M, N, K, b0],
     [a.off, ...a.st, b.off, ...b.st],
   ]);
-}
-
-/**
- * Dispatch a [gx, gy] output grid once per chunk of at most 65535 batches (the grid's z limit).
- * `words(b0)` gives the params of the chunk starting at batch b0: u32 words from 0, then i32 words.
- */
-function dispatchBatches(
-  rt: WebGPURuntime, k: KernelDef, bufs: WGStorage[], { B, M, N }: Dims, gx: number, gy: number,
-  words: (b0: number) => [u32s: number[], i32s: number[]],
-): void {
-  if (gy > MAX_GROUPS || gx > MAX_GROUPS) throw new Error(`webgpu: matmul: [${M}, ${N}] output is too large for one dispatch`);
-  for (let b0 = 0; b0 < B; b0 += MAX_GROUPS) {
-    const nb = Math.min(MAX_GROUPS, B - b0);
-    const [u32s, i32s] = words(b0);
-    rt.dispatch(k, bufs, (p) => {
-      u32s.forEach((v, i) => p.u(i, v));
-      i32s.forEach((v, i) => p.i(u32s.length + i, v));
-    }, [gx, gy, nb]);
-  }
 }
