@@ -7,33 +7,17 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Backend } from '../backend.js';
 import { createCpuBackend } from '../backends/cpu/index.js';
 import { createWebGPUBackend } from '../backends/webgpu/index.js';
-import { Generator } from '../random.js';
 import type { Tensor } from '../tensor.js';
+import { expectClose, valuesAndGrads as run } from '../testing/fused.js';
 import { tensor } from './create.js';
 import { add, mul, sigmoid, sub, tanh } from './elementwise.js';
 import { gruReset, gruUpdate, type GruActivation } from './gru.js';
-import { sum } from './reduce.js';
 
 const unfusedReset = (pr: Tensor, h: Tensor) => mul(sigmoid(pr), h);
 function unfusedUpdate(pz: Tensor, po: Tensor, b: Tensor, h: Tensor, act: GruActivation): Tensor {
   const z = sigmoid(pz);
   const pre = add(po, b);
   return add(mul(sub(1, z), h), mul(z, act === 'tanh' ? tanh(pre) : sigmoid(pre)));
-}
-
-/** Values and gradients of sum(out * w) for random inputs of `shapes`. */
-async function run(be: Backend, shapes: number[][], fn: (...xs: Tensor[]) => Tensor): Promise<Float32Array[]> {
-  const g = new Generator(7);
-  const draw = (n: number) => Float32Array.from({ length: n }, () => g.uniform() * 8 - 4);
-  const xs = shapes.map((s) => tensor(draw(s.reduce((p, d) => p * d, 1)), s, { backend: be, requiresGrad: true }));
-  const out = fn(...xs);
-  const w = tensor(draw(out.size), out.shape, { backend: be });
-  sum(mul(out, w)).backward();
-  return Promise.all([out, ...xs.map((x) => x.grad!)].map(async (t) => Float32Array.from(await t.data())));
-}
-
-function expectClose(a: Float32Array[], b: Float32Array[], tol: number): void {
-  a.forEach((x, k) => x.forEach((v, i) => expect(Math.abs(v - b[k]![i]!), `tensor ${k} [${i}]: ${v} vs ${b[k]![i]}`).toBeLessThanOrEqual(tol * (1 + Math.abs(b[k]![i]!)))));
 }
 
 const RESET: number[][] = [[40, 25], [40, 25]];

@@ -72,6 +72,9 @@ export const cases: OpCase[] = [
   { name: 'gatherMatmul all rows one expert', inputs: [f([5, 4]), f([3, 4, 2]), { shape: [5], dtype: 'i32', values: [1, 1, 1, 1, 1] }], fn: T.gatherMatmul },
   { name: 'gatherMatmulGradW', inputs: [f([7, 4]), f([7, 3]), { shape: [7], dtype: 'i32', values: [0, 3, 0, 1, 3, 3, 0] }], fn: (x, g, i) => T.gatherMatmulGradW(x, g, i, 5) },
   { name: 'gatherMatmul with f16 weight', inputs: [f([6, 8]), { ...f([3, 8, 4]), grad: false }, idx([6], 3)], fn: (x, w, i) => T.gatherMatmul(x, T.cast(w, 'f16'), i), noGrad: true, tol: 1e-3 },
+  { name: 'combineRows t=5 k=2 d=7', inputs: [f([10, 7]), f([5, 2])], fn: T.combineRows },
+  // rows x d chosen so webgpu's backward runs a workgroup per row (d > 64) and rows not a multiple of it.
+  { name: 'combineRows t=3 k=3 d=67, transposed v', inputs: [f([67, 9]), f([3, 3])], fn: (v, w) => T.combineRows(T.transpose(v), w) },
   { name: 'takeAlongAxis', inputs: [f([3, 8]), idx([3, 4], 8)], fn: T.takeAlongAxis },
   { name: 'topk', inputs: [f([5, 9])], fn: (x) => T.topk(x, 3).values },
   { name: 'topk smallest axis 0', inputs: [f([6, 4])], fn: (x) => T.topk(x, 2, { axis: 0, largest: false }).values },
