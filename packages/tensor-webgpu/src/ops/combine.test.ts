@@ -4,12 +4,10 @@
  * that take each webgpu backward variant (a thread per pair row, a workgroup per pair row).
  * Finite differences and webgpu-vs-cpu for the op alone are in the conformance table (testing/cases.ts).
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Backend } from '../backend.js';
+import { describe, expect, it } from 'vitest';
 import { createCpuBackend } from '../backends/cpu/index.js';
-import { createWebGPUBackend } from '../backends/webgpu/index.js';
 import type { Tensor } from '../tensor.js';
-import { expectClose, valuesAndGrads } from '../testing/fused.js';
+import { expectClose, valuesAndGrads, fusedBackends } from '../testing/fused.js';
 import { combineRows } from './combine.js';
 import { tensor } from './create.js';
 import { mul } from './elementwise.js';
@@ -21,15 +19,7 @@ function unfused(v: Tensor, w: Tensor): Tensor {
   return sum(mul(reshape(v, [T, K, v.shape[1]!]), unsqueeze(w, -1)), 1);
 }
 
-let gpu: Backend;
-beforeAll(async () => { gpu = await createWebGPUBackend(); });
-afterAll(() => gpu?.destroy());
-
-const backends: [string, () => Backend, number][] = [
-  ['cpu f64', () => createCpuBackend({ precision: 'f64' }), 1e-12],
-  ['cpu f32', () => createCpuBackend(), 1e-5],
-  ['webgpu', () => gpu, 1e-5],
-];
+const backends = fusedBackends(1e-5);
 
 // [T, K, d]: K = 1; d = 1; d below and above a 32-element segment; few long rows (a workgroup per
 // row on webgpu); many short rows (a thread per row); the benchmark block's top-2 of d 256.

@@ -3,12 +3,10 @@
  * f64) and webgpu: values and every input's gradient. Finite differences and webgpu-vs-cpu for the
  * fused ops alone are in the conformance suite (testing/cases.ts).
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Backend } from '../backend.js';
+import { describe, expect, it } from 'vitest';
 import { createCpuBackend } from '../backends/cpu/index.js';
-import { createWebGPUBackend } from '../backends/webgpu/index.js';
 import type { Tensor } from '../tensor.js';
-import { expectClose, valuesAndGrads as run } from '../testing/fused.js';
+import { expectClose, valuesAndGrads as run, fusedBackends } from '../testing/fused.js';
 import { tensor } from './create.js';
 import { add, mul, sigmoid, sub, tanh } from './elementwise.js';
 import { gruReset, gruUpdate, type GruActivation } from './gru.js';
@@ -23,15 +21,7 @@ function unfusedUpdate(pz: Tensor, po: Tensor, b: Tensor, h: Tensor, act: GruAct
 const RESET: number[][] = [[40, 25], [40, 25]];
 const UPDATE: number[][] = [[40, 25], [40, 25], [25], [40, 25]];
 
-let gpu: Backend;
-beforeAll(async () => { gpu = await createWebGPUBackend(); });
-afterAll(() => gpu?.destroy());
-
-const backends: [string, () => Backend, number][] = [
-  ['cpu f64', () => createCpuBackend({ precision: 'f64' }), 1e-12],
-  ['cpu f32', () => createCpuBackend(), 1e-5],
-  ['webgpu', () => gpu, 1e-5],
-];
+const backends = fusedBackends(1e-5);
 
 describe.each(backends)('fused GRU ops equal the unfused composition (%s)', (_, make, tol) => {
   it('gruReset', async () => {

@@ -5,27 +5,18 @@
  * loraLinear (u = x A inside the op, the input gradient fused) against x W + s ((x A) B) likewise.
  * Finite differences and webgpu-vs-cpu for this op live in the conformance table (testing/cases.ts).
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { Backend } from '../backend.js';
 import { createCpuBackend } from '../backends/cpu/index.js';
-import { createWebGPUBackend } from '../backends/webgpu/index.js';
 import { Generator } from '../random.js';
 import type { Tensor } from '../tensor.js';
 import { noGrad } from '../engine.js';
 import { scope } from '../scope.js';
+import { fusedBackends } from '../testing/fused.js';
 import { add, loraLinear, matmul, matmulAddLowRank, mul, sum, tensor, transpose } from './index.js';
 
-let gpu: Backend;
-beforeAll(async () => {
-  gpu = await createWebGPUBackend();
-});
-afterAll(() => gpu?.destroy());
-
-const backends: [string, () => Backend, number][] = [
-  ['cpu f64', () => createCpuBackend({ precision: 'f64' }), 1e-12],
-  ['cpu f32', () => createCpuBackend(), 2e-5],
-  ['webgpu', () => gpu, 2e-5],
-];
+const backends = fusedBackends(2e-5);
+const gpu = () => backends[2]![1]();
 
 function rand(be: Backend, shape: number[], g: Generator): Tensor {
   const n = shape.reduce((p, d) => p * d, 1);
@@ -59,35 +50,28 @@ const shapes: [number, number, number, number, boolean][] = [
   [6, 12, 10, 5, true],
 ];
 
-describe.each(backends)('matmulAddLowRank on %s matches x W + s (u B)', (_name, make, tol) => {
-  it.each(shapes)('M %i K %i N %i r %i (w transposed: %s)', async (M, K, N, r, wT) => {
-    const be = make();
-    const lead = M % 2 === 0 ? [2, M / 2] : [M];
-    const sh = [[...lead, K], wT ? [N, K] : [K, N], [...lead, r], [r, N]];
-    const got = await run(be, fused, sh, wT);
-    const want = await run(be, unfused, sh, wT);
-    got.forEach((a, k) => {
-      const scale = Math.max(1, ...Array.from(want[k]!, Math.abs));
-      const err = Math.max(0, ...Array.from(a, (v, i) => Math.abs(v - want[k]![i]!)));
-      expect(err / scale, `output ${k} (0 y, 1 dx, 2 dw, 3 du, 4 db)`).toBeLessThan(tol);
-    });
-  });
-});
-
 const fusedLinear = (x: Tensor, w: Tensor, a: Tensor, b: Tensor) => loraLinear(x, w, a, b, S);
 const unfusedLinear = (x: Tensor, w: Tensor, a: Tensor, b: Tensor) => add(matmul(x, w), mul(matmul(matmul(x, a), b), S));
 
-describe.each(backends)('loraLinear on %s matches x W + s ((x A) B)', (_name, make, tol) => {
-  it.each(shapes)('M %i K %i N %i r %i (w transposed: %s)', async (M, K, N, r, wT) => {
-    const be = make();
-    const lead = M % 2 === 0 ? [2, M / 2] : [M];
-    const sh = [[...lead, K], wT ? [N, K] : [K, N], [K, r], [r, N]];
-    const got = await run(be, fusedLinear, sh, wT);
-    const want = await run(be, unfusedLinear, sh, wT);
-    got.forEach((a, k) => {
-      const scale = Math.max(1, ...Array.from(want[k]!, Math.abs));
-      const err = Math.max(0, ...Array.from(a, (v, i) => Math.abs(v - want[k]![i]!)));
-      expect(err / scale, `output ${k} (0 y, 1 dx, 2 dw, 3 dA, 4 dB)`).toBeLessThan(tol);
+// Each op with its reference and the shape of its third input: u [..., r] or a [K, r].
+const ops: [string, typeof fused, typeof fused, (lead: number[], K: number, r: number) => number[]][] = [
+  ['matmulAddLowRank', fused, unfused, (lead, _K, r) => [...lead, r]],
+  ['loraLinear', fusedLinear, unfusedLinear, (_lead, K, r) => [K, r]],
+];
+
+describe.each(ops)('%s matches its unfused composition', (_op, f, ref, third) => {
+  describe.each(backends)('on %s', (_name, make, tol) => {
+    it.each(shapes)('M %i K %i N %i r %i (w transposed: %s)', async (M, K, N, r, wT) => {
+      const be = make();
+      const lead = M % 2 === 0 ? [2, M / 2] : [M];
+      const sh = [[...lead, K], wT ? [N, K] : [K, N], third(lead, K, r), [r, N]];
+      const got = await run(be, f, sh, wT);
+      const want = await run(be, ref, sh, wT);
+      got.forEach((a, k) => {
+        const scale = Math.max(1, ...Array.from(want[k]!, Math.abs));
+        const err = Math.max(0, ...Array.from(a, (v, i) => Math.abs(v - want[k]![i]!)));
+        expect(err / scale, `output ${k} (0 y, 1 dx, 2 dw, 3 du or dA, 4 db)`).toBeLessThan(tol);
+      });
     });
   });
 });
@@ -121,7 +105,7 @@ describe('matmulAddLowRank errors and edge cases', () => {
     expect(Array.from(await matmulAddLowRank(t([1, 0]), t([0, 1]), u, b, 2).data())).toEqual([22]);
   });
   it('accepts an f16 base weight on both backends', async () => {
-    for (const be of [cpu, gpu]) {
+    for (const be of [cpu, gpu()]) {
       const x = tensor([1, 2, 3, 4, 5, 6, 7, 8], [2, 4], { backend: be });
       const w = tensor([1, 0.5, -1, 2, 0, 1, 0.25, -0.5], [4, 2], { backend: be }).cast('f16');
       const u = tensor([1, -1], [2, 1], { backend: be });
