@@ -114,7 +114,7 @@ export async function dispatchMs(backend, { len = 500, n = 256, repeats = 5 } = 
 
 // ------------------------------------------------------------------ MoE FFN block
 
-function block(backend, kind) {
+function block(backend, kind, fused = true) {
   const { D, FF, N, R, K } = BLOCK;
   const g = new Generator(0);
   const w = (i, o, name) => randn([i, o], { backend, generator: g, std: 0.02, name });
@@ -122,6 +122,7 @@ function block(backend, kind) {
   const ctx = { layer: 0, path: 'block', inFeatures: D, numExperts: N, topK: K, backend, generator: g };
   const router = kind === 'gcn' ? graphRouter({ hidden: 256 })(ctx) : linearRouter(ctx);
   const moe = new MixLoRAFFN('block', base, router, { numExperts: N, r: R, alpha: 2 * R, dropout: 0, targets: ['gate', 'up', 'down'], generator: g });
+  moe.fused = fused;
   let ffn = moe;
   let params = moe.parameters();
   if (kind === 'gru') {
@@ -136,9 +137,10 @@ function block(backend, kind) {
  * Median ms of the block's training step (`kind`: linear | gcn | gru router) over `steps` steps
  * after 2 warm-up steps: MSE to a random target + 0.01 x mean router probability, AdamW on LoRA + router.
  * With `capture`, the step is recorded once by captureStep and replayed (eager on backends without capture).
+ * `fused: false` combines the experts' pairs by the unfused reference composition (MoELayer.fused).
  */
-export async function blockStepMs(backend, kind, { tokens = 1024, steps = 5, capture = false } = {}) {
-  const { ffn, moe, params, frozen } = block(backend, kind);
+export async function blockStepMs(backend, kind, { tokens = 1024, steps = 5, capture = false, fused = true } = {}) {
+  const { ffn, moe, params, frozen } = block(backend, kind, fused);
   const x = randn([tokens, BLOCK.D], { backend, seed: 1 });
   const target = randn([tokens, BLOCK.D], { backend, seed: 2 });
   const opt = new AdamW(params, { lr: 1e-4 });

@@ -9,7 +9,7 @@ export { ALL_TARGETS, ATTN_TARGETS, FFN_TARGETS, PEFT_NAME, modulePath, parseTar
 export { kaimingUniform, normalInit, zerosParam } from './init.js';
 export { attachMoE, moeConfigFromJSON, routerTypes, type MoEConfig, type MoEMethod } from './moe/attach.js';
 export { LinearRouter, linearRouter, selectTopK, type Router, type RouterFactory, type RouterContext, type RouteResult } from './moe/router.js';
-export { MoELayer, repeatRows, combinePairs, overTokens } from './moe/layer.js';
+export { MoELayer, repeatRows, combinePairs, combinePairsReference, overTokens } from './moe/layer.js';
 export { MixLoRAFFN, type MixLoRAOptions } from './moe/mixlora.js';
 export { PluggedMoELinear, type PluggedOptions } from './moe/plugged.js';
 export { ExpertBank } from './moe/experts.js';

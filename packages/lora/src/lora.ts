@@ -3,7 +3,7 @@
  * Weights use the runtime's [in, out] layout: A [in, r], B [r, out]; saved adapters convert to
  * PEFT's [r, in] / [out, r].
  */
-import { add, dropout, matmul, matmulAddLowRank, mul, div, sqrt, sub, sum, square, type Generator, type Tensor } from '@moegraph/tensor-webgpu';
+import { add, dropout, loraLinear, matmul, matmulAddLowRank, mul, div, sqrt, sub, sum, square, type Generator, type Tensor } from '@moegraph/tensor-webgpu';
 import type { Linear, LinearLike } from '@moegraph/llm';
 import { kaimingUniform, zerosParam } from './init.js';
 
@@ -42,7 +42,25 @@ export class LoRALinear implements LinearLike {
 
   /** The adapter path's input: dropout(x) while training. */
   protected dropped(x: Tensor): Tensor {
-    return this.training ? dropout(x, this.dropoutP, { generator: this.opts.generator }) : x;
+    return this.dropping() ? dropout(x, this.dropoutP, { generator: this.opts.generator }) : x;
+  }
+
+  /** Whether the adapter path sees a dropped-out x (else it reads x itself, and the fused op can own u = x A). */
+  protected dropping(): boolean {
+    return this.training && this.dropoutP > 0;
+  }
+
+  /**
+   * x W + s B(A(dropout(x))) without the bias. Without dropout, loraLinear also fuses the input
+   * gradient g Wᵀ + (s g Bᵀ) Aᵀ into one pass; with it, u = A(dropout(x)) comes from a matmul here.
+   */
+  protected fusedNoBias(x: Tensor): Tensor {
+    const [w, s] = [this.base.weight, this.scaling];
+    return this.dropping() ? matmulAddLowRank(x, w, matmul(this.dropped(x), this.A), this.B, s) : loraLinear(x, w, this.A, this.B, s);
+  }
+
+  protected withBias(y: Tensor): Tensor {
+    return this.base.bias ? add(y, this.base.bias) : y;
   }
 
   /** s * B(A(xd)) for an already dropped-out input: the adapter's additive update. */
@@ -53,8 +71,7 @@ export class LoRALinear implements LinearLike {
   /** x W + s B(A(dropout(x))) (+ bias): the base product and the low-rank term written in one pass. */
   forward(x: Tensor): Tensor {
     if (!this.fused) return this.referenceForward(x);
-    const y = matmulAddLowRank(x, this.base.weight, matmul(this.dropped(x), this.A), this.B, this.scaling);
-    return this.base.bias ? add(y, this.base.bias) : y;
+    return this.withBias(this.fusedNoBias(x));
   }
 
   /** The unfused composition the fused forward must match (same dropout draws). */
@@ -96,10 +113,13 @@ export class DoRALinear extends LoRALinear {
 
   /**
    * PEFT's formula: base(x) + (scale - 1) * (xd W) + scale * delta(xd), scale = m / ||W + s BA||,
-   * xd = dropout(x). Without dropout this is scale * (x W + delta) + bias.
+   * xd = dropout(x). Without dropout this is scale * (x W + delta) + bias, whose x W + delta is
+   * the fused LoRA linear (one product instead of two, and the fused input gradient). With dropout
+   * x W and xd W are different products, so that form (the reference) runs as written.
    */
   override forward(x: Tensor): Tensor {
     const scale = div(this.magnitude, this.weightNorm());
+    if (this.fused && !this.dropping()) return this.withBias(mul(this.fusedNoBias(x), scale));
     const xd = this.dropped(x);
     const baseNoBias = matmul(xd, this.base.weight);
     return add(add(this.base.forward(x), mul(baseNoBias, sub(scale, 1))), mul(this.delta(xd), scale));

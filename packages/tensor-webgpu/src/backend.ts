@@ -215,6 +215,13 @@ export interface Backend {
    */
   gatherMatmulGradW(x: Storage, g: Storage, idx: Storage, m: number, k: number, n: number, e: number): Storage;
   /**
+   * Mixture-of-experts combine: y[t, :] = sum_j w[t, j] v[t*k + j, :]; v [t*k, d], w [t, k] -> [t, d].
+   * Each output row is written once, instead of a [t, k, d] product and a sum over k.
+   */
+  combineRows(v: Storage, w: Storage, t: number, k: number, d: number): Storage;
+  /** Gradients of combineRows given g [t, d]: dv[t*k + j, :] = w[t, j] g[t, :] and dw[t, j] = dot(v[t*k + j, :], g[t, :]). */
+  combineRowsBackward(v: Storage, w: Storage, g: Storage, t: number, k: number, d: number): { dv: Storage; dw: Storage };
+  /**
    * The first k entries of each row of x [rows, cols] sorted (descending or ascending), stable (equal
    * values keep increasing column order): values f32 [rows, k] and indices i32 [rows, k].
    */

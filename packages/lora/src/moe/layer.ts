@@ -1,11 +1,13 @@
 /** What every mixture layer shares: its router, the routes it produced this step, and helpers. */
-import { add, dropout, expand, reshape, sum, mul, unsqueeze, type Generator, type Tensor } from '@moegraph/tensor-webgpu';
+import { add, combineRows, dropout, expand, reshape, sum, mul, unsqueeze, type Generator, type Tensor } from '@moegraph/tensor-webgpu';
 import type { RouteResult, Router } from './router.js';
 
 export abstract class MoELayer {
   /** Routes produced since the last clearRoutes(), one per forward (several with recurrent routing). */
   readonly routes: RouteResult[] = [];
   training = true;
+  /** Combine the pairs with the fused kernel (combinePairs); false runs the unfused reference composition. */
+  fused = true;
 
   constructor(
     readonly path: string,
@@ -22,6 +24,11 @@ export abstract class MoELayer {
 
   protected dropped(x: Tensor): Tensor {
     return this.training ? dropout(x, this.dropoutP, { generator: this.generator }) : x;
+  }
+
+  /** y[t] = sum_k w[t, k] v[t*K + k], fused or by the reference composition as `fused` says. */
+  protected combine(v: Tensor, w: Tensor): Tensor {
+    return this.fused ? combinePairs(v, w) : combinePairsReference(v, w);
   }
 
   clearRoutes(): void {
@@ -45,8 +52,16 @@ export function addToPairs(x: Tensor, d: Tensor, k: number): Tensor {
   return reshape(add(unsqueeze(x, 1), reshape(d, [T, k, n])), [T * k, n]);
 }
 
-/** y[t] = sum_k w[t, k] * v[t*K + k]: v [T*K, d], w [T, K] -> [T, d]. */
+/**
+ * y[t] = sum_k w[t, k] * v[t*K + k]: v [T*K, d], w [T, K] -> [T, d]. One kernel writes y and one
+ * the gradients (combineRows), where the composition below writes a [T, K, d] product and a sum.
+ */
 export function combinePairs(v: Tensor, w: Tensor): Tensor {
+  return combineRows(v, w);
+}
+
+/** The unfused composition combinePairs must match: a broadcast product, then a sum over K. */
+export function combinePairsReference(v: Tensor, w: Tensor): Tensor {
   const [T, K] = w.shape as [number, number];
   return sum(mul(reshape(v, [T, K, v.shape[1]!]), unsqueeze(w, -1)), 1);
 }

@@ -8,7 +8,7 @@ import { add, mul, silu, type Generator, type Tensor } from '@moegraph/tensor-we
 import type { Module, SwiGLU } from '@moegraph/llm';
 import type { SavedTensor } from '../adapter.js';
 import { ExpertBank } from './experts.js';
-import { addToPairs, combinePairs, MoELayer, overTokens, repeatRows } from './layer.js';
+import { addToPairs, MoELayer, overTokens, repeatRows } from './layer.js';
 import type { Router } from './router.js';
 
 export interface MixLoRAOptions {
@@ -52,7 +52,7 @@ export class MixLoRAFFN extends MoELayer implements Module {
       const h = mul(silu(g), u);
       let y = this.base.down.forward(h);
       if (down) y = add(y, down.sparse(this.dropped(h), e));
-      return combinePairs(y, weights);
+      return this.combine(y, weights);
     });
   }
 

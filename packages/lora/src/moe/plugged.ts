@@ -7,7 +7,7 @@ import { add, type Generator, type Tensor } from '@moegraph/tensor-webgpu';
 import type { Linear, LinearLike } from '@moegraph/llm';
 import type { SavedTensor } from '../adapter.js';
 import { ExpertBank } from './experts.js';
-import { combinePairs, MoELayer, overTokens, repeatRows } from './layer.js';
+import { MoELayer, overTokens, repeatRows } from './layer.js';
 import type { Router } from './router.js';
 
 export interface PluggedOptions {
@@ -36,7 +36,7 @@ export class PluggedMoELinear extends MoELayer implements LinearLike {
       if (!indices) return add(this.base.forward(xt), this.experts.dense(this.dropped(xt), weights));
       const K = weights.shape[1]!;
       const pairs = this.experts.sparse(this.dropped(repeatRows(xt, K)), indices.reshape([-1]));
-      return add(this.base.forward(xt), combinePairs(pairs, weights));
+      return add(this.base.forward(xt), this.combine(pairs, weights));
     });
   }
 

@@ -81,3 +81,13 @@ export function requireDType(op: string, t: Tensor, allowed: readonly DType[]): 
     throw new Error(`${op}: dtype ${t.dtype} not supported (expects ${allowed.join(' or ')}), tensor ${fmtShape(t.shape)}`);
   }
 }
+
+/** Run `fn` on contiguous storages of `ts` (a kernel's operands), disposing the copies made for it. */
+export function onStorages<T>(op: string, ts: Tensor[], fn: (s: Storage[]) => T): T {
+  const cs = ts.map((t) => t.contiguous());
+  try {
+    return fn(cs.map((c) => c.view(op).storage));
+  } finally {
+    cs.forEach((c, i) => { if (c !== ts[i]) c.dispose(); });
+  }
+}

@@ -5,24 +5,13 @@
  * (gruReset: r * h) and the op after it (gruUpdate: h'), one kernel each way instead of ~10.
  * The gradients recompute the gates from the pre-activations, so nothing extra is saved per round.
  */
-import type { GruActivation, Storage } from '../backend.js';
+import type { GruActivation } from '../backend.js';
 import { fmtShape, shapesEqual } from '../shape.js';
 import type { Tensor } from '../tensor.js';
-import { backendOf, output, record, requireDType, sumToShape } from './core.js';
+import { backendOf, onStorages, output, record, requireDType, sumToShape } from './core.js';
 import { sum } from './reduce.js';
-import { contiguous } from './shape.js';
 
 export type { GruActivation };
-
-/** Run `fn` on contiguous storages of `ts`, disposing the copies made for it. */
-function onStorages<T>(op: string, ts: Tensor[], fn: (s: Storage[]) => T): T {
-  const cs = ts.map((t) => contiguous(t));
-  try {
-    return fn(cs.map((c) => c.view(op).storage));
-  } finally {
-    cs.forEach((c, i) => { if (c !== ts[i]) c.dispose(); });
-  }
-}
 
 function checkSameShape(op: string, names: string[], ts: Tensor[]): void {
   ts.forEach((t, i) => {

@@ -11,3 +11,4 @@ export { backendOf } from './core.js';
 export * from './gru.js';
 export * from './gcn.js';
 export * from './lowrank.js';
+export * from './combine.js';

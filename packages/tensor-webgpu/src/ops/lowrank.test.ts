@@ -2,27 +2,21 @@
  * The fused LoRA apply against its unfused composition x W + s (u B), forward and every gradient, on
  * the cpu backend (f32 WASM GEMM and the f64 oracle) and webgpu: edge shapes (r = 1, rows and columns
  * that are not multiples of the 4 x 8 tile, N not a multiple of 4, strided views, f16 weights).
+ * loraLinear (u = x A inside the op, the input gradient fused) against x W + s ((x A) B) likewise.
  * Finite differences and webgpu-vs-cpu for this op live in the conformance table (testing/cases.ts).
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { Backend } from '../backend.js';
 import { createCpuBackend } from '../backends/cpu/index.js';
-import { createWebGPUBackend } from '../backends/webgpu/index.js';
 import { Generator } from '../random.js';
 import type { Tensor } from '../tensor.js';
-import { add, matmul, matmulAddLowRank, mul, sum, tensor, transpose } from './index.js';
+import { noGrad } from '../engine.js';
+import { scope } from '../scope.js';
+import { fusedBackends } from '../testing/fused.js';
+import { add, loraLinear, matmul, matmulAddLowRank, mul, sum, tensor, transpose } from './index.js';
 
-let gpu: Backend;
-beforeAll(async () => {
-  gpu = await createWebGPUBackend();
-});
-afterAll(() => gpu?.destroy());
-
-const backends: [string, () => Backend, number][] = [
-  ['cpu f64', () => createCpuBackend({ precision: 'f64' }), 1e-12],
-  ['cpu f32', () => createCpuBackend(), 2e-5],
-  ['webgpu', () => gpu, 2e-5],
-];
+const backends = fusedBackends(2e-5);
+const gpu = () => backends[2]![1]();
 
 function rand(be: Backend, shape: number[], g: Generator): Tensor {
   const n = shape.reduce((p, d) => p * d, 1);
@@ -56,17 +50,28 @@ const shapes: [number, number, number, number, boolean][] = [
   [6, 12, 10, 5, true],
 ];
 
-describe.each(backends)('matmulAddLowRank on %s matches x W + s (u B)', (_name, make, tol) => {
-  it.each(shapes)('M %i K %i N %i r %i (w transposed: %s)', async (M, K, N, r, wT) => {
-    const be = make();
-    const lead = M % 2 === 0 ? [2, M / 2] : [M];
-    const sh = [[...lead, K], wT ? [N, K] : [K, N], [...lead, r], [r, N]];
-    const got = await run(be, fused, sh, wT);
-    const want = await run(be, unfused, sh, wT);
-    got.forEach((a, k) => {
-      const scale = Math.max(1, ...Array.from(want[k]!, Math.abs));
-      const err = Math.max(0, ...Array.from(a, (v, i) => Math.abs(v - want[k]![i]!)));
-      expect(err / scale, `output ${k} (0 y, 1 dx, 2 dw, 3 du, 4 db)`).toBeLessThan(tol);
+const fusedLinear = (x: Tensor, w: Tensor, a: Tensor, b: Tensor) => loraLinear(x, w, a, b, S);
+const unfusedLinear = (x: Tensor, w: Tensor, a: Tensor, b: Tensor) => add(matmul(x, w), mul(matmul(matmul(x, a), b), S));
+
+// Each op with its reference and the shape of its third input: u [..., r] or a [K, r].
+const ops: [string, typeof fused, typeof fused, (lead: number[], K: number, r: number) => number[]][] = [
+  ['matmulAddLowRank', fused, unfused, (lead, _K, r) => [...lead, r]],
+  ['loraLinear', fusedLinear, unfusedLinear, (_lead, K, r) => [K, r]],
+];
+
+describe.each(ops)('%s matches its unfused composition', (_op, f, ref, third) => {
+  describe.each(backends)('on %s', (_name, make, tol) => {
+    it.each(shapes)('M %i K %i N %i r %i (w transposed: %s)', async (M, K, N, r, wT) => {
+      const be = make();
+      const lead = M % 2 === 0 ? [2, M / 2] : [M];
+      const sh = [[...lead, K], wT ? [N, K] : [K, N], third(lead, K, r), [r, N]];
+      const got = await run(be, f, sh, wT);
+      const want = await run(be, ref, sh, wT);
+      got.forEach((a, k) => {
+        const scale = Math.max(1, ...Array.from(want[k]!, Math.abs));
+        const err = Math.max(0, ...Array.from(a, (v, i) => Math.abs(v - want[k]![i]!)));
+        expect(err / scale, `output ${k} (0 y, 1 dx, 2 dw, 3 du or dA, 4 db)`).toBeLessThan(tol);
+      });
     });
   });
 });
@@ -77,6 +82,22 @@ describe('matmulAddLowRank errors and edge cases', () => {
   it('names the shapes when they do not fit', () => {
     expect(() => matmulAddLowRank(t([4, 5]), t([6, 3]), t([4, 2]), t([2, 3]), 1)).toThrow(/x \[4, 5\], w \[6, 3\], u \[4, 2\], b \[2, 3\]/);
     expect(() => matmulAddLowRank(t([4, 5]), t([5, 3]), t([3, 2]), t([2, 3]), 1)).toThrow(/u \[3, 2\]/);
+    expect(() => loraLinear(t([4, 5]), t([5, 3]), t([4, 2]), t([2, 3]), 1)).toThrow('loraLinear: expects x [..., K], w [K, N], a [K, r], b [r, N]; got x [4, 5], w [5, 3], a [4, 2], b [2, 3]');
+  });
+  it('loraLinear keeps u only while a backward needs it', () => {
+    const g = new Generator(3);
+    const [x, w, a, b] = [[3, 4], [4, 5], [4, 2], [2, 5]].map((sh) => rand(cpu, sh, g));
+    const live = () => cpu.stats().liveStorages;
+    const step = () => {
+      scope(() => sum(loraLinear(x!, w!, a!, b!, 2)).backward());
+      for (const t of [x, w, a, b]) { t!.grad!.dispose(); t!.grad = null; }
+    };
+    step(); // creates the cached constant storage of the scale
+    const before = live();
+    noGrad(() => loraLinear(x!, w!, a!, b!, 2)).dispose();
+    expect(live()).toBe(before);
+    step();
+    expect(live()).toBe(before);
   });
   it('K = 0 gives s u B', async () => {
     const u = tensor([1, 2], [1, 2], { backend: cpu });
@@ -84,7 +105,7 @@ describe('matmulAddLowRank errors and edge cases', () => {
     expect(Array.from(await matmulAddLowRank(t([1, 0]), t([0, 1]), u, b, 2).data())).toEqual([22]);
   });
   it('accepts an f16 base weight on both backends', async () => {
-    for (const be of [cpu, gpu]) {
+    for (const be of [cpu, gpu()]) {
       const x = tensor([1, 2, 3, 4, 5, 6, 7, 8], [2, 4], { backend: be });
       const w = tensor([1, 0.5, -1, 2, 0, 1, 0.25, -0.5], [4, 2], { backend: be }).cast('f16');
       const u = tensor([1, -1], [2, 1], { backend: be });

@@ -9,6 +9,7 @@ import type {
 } from '../../backend.js';
 import { f32ToF16Bits, type DType, type TypedArray } from '../../dtype.js';
 import { dropoutMask } from './dropout.js';
+import { combineRows, combineRowsBackward } from './combine.js';
 import * as ew from './elementwise.js';
 import * as gru from './gru.js';
 import * as ix from './indexing.js';
@@ -470,6 +471,23 @@ export class CpuBackend implements Backend {
     const xs = this.floats(x, m * k, kn, 'x');
     const gs = this.floats(g, m * n, kn, 'g');
     return this.wrap('f32', moe.gatherMatmulGradW(xs, gs, this.ints(idx, m, kn, 'idx'), m, k, n, e, this.precision, this.threads));
+  }
+
+  combineRows(v: Storage, w: Storage, t: number, k: number, d: number): Storage {
+    this.begin();
+    const kn = 'combineRows';
+    this.dims(kn, { t, k, d });
+    return this.wrap('f32', combineRows(this.precision, this.floats(v, t * k * d, kn, 'v'), this.floats(w, t * k, kn, 'w'), t, k, d));
+  }
+
+  combineRowsBackward(v: Storage, w: Storage, g: Storage, t: number, k: number, d: number): { dv: Storage; dw: Storage } {
+    this.begin();
+    const kn = 'combineRowsBackward';
+    this.dims(kn, { t, k, d });
+    const r = combineRowsBackward(
+      this.precision, this.floats(v, t * k * d, kn, 'v'), this.floats(w, t * k, kn, 'w'), this.floats(g, t * d, kn, 'g'), t, k, d,
+    );
+    return { dv: this.wrap('f32', r.dv), dw: this.wrap('f32', r.dw) };
   }
 
   sortRows(x: Storage, rows: number, cols: number, k: number, descending: boolean): { values: Storage; indices: Storage } {

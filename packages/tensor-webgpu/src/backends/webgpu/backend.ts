@@ -16,6 +16,7 @@ import type {
   View,
 } from '../../backend.js';
 import type { DType, TypedArray } from '../../dtype.js';
+import * as cmb from './launch/combine.js';
 import * as ew from './launch/elementwise.js';
 import * as gru from './launch/gru.js';
 import * as gcn from './launch/gcn.js';
@@ -97,6 +98,10 @@ export class WebGPUBackend implements Backend {
   }
   gatherMatmulGradW(x: Storage, g: Storage, idx: Storage, m: number, k: number, n: number, e: number): Storage {
     return moe.gatherMatmulGradW(this.rt, x, g, idx, m, k, n, e);
+  }
+  combineRows(v: Storage, w: Storage, t: number, k: number, d: number): Storage { return cmb.combineRows(this.rt, v, w, t, k, d); }
+  combineRowsBackward(v: Storage, w: Storage, g: Storage, t: number, k: number, d: number): { dv: Storage; dw: Storage } {
+    return cmb.combineRowsBackward(this.rt, v, w, g, t, k, d);
   }
   sortRows(x: Storage, r: number, c: number, k: number, descending: boolean): { values: Storage; indices: Storage } {
     return ix.sortRows(this.rt, x, r, c, k, descending);

@@ -21,7 +21,8 @@ function rowGrid(W: number, items: number): [number, number, number] {
   return W === 1 ? grid1D(items) : grid(items);
 }
 
-function rowsDispatch(
+/** Dispatch a row kernel of W threads per row over `rows` rows (params 0 rows, 1 cols, then `extra`). */
+export function rowsDispatch(
   rt: WebGPURuntime, k: KernelDef, W: number, bufs: Bindable[], rows: number, cols: number,
   extra?: (p: ParamWriter) => void,
 ): void {

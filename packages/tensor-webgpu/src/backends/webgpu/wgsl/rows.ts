@@ -50,7 +50,8 @@ fn wgMax(v: f32, li: u32) -> f32 {
 `;
 }
 
-function rowHead(W: number): string {
+/** Head of a row kernel (W threads per row): defines rows, cols, item (the row), li (the lane) and base = item * cols. */
+export function rowHead(W: number): string {
   if (W === 1) {
     return `${main1D()}
   let item = gi;
