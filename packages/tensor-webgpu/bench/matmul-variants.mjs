@@ -3,12 +3,13 @@
  * WebGPU matmul kernels by shape: the tiled kernels alone (the selection before the narrow-output
  * kernels) against the split-K and workgroup-reduced kernels and the shape-based choice, in one run.
  *
- *   node bench/matmul-variants.mjs [--repeats 5] [--only substring] [--slices 2,4,8,16]
+ *   node bench/matmul-variants.mjs [--repeats 5] [--only substring] [--slices 2,4,8,16] [--big]
  *
  * Shapes: the matmuls of one MoE-LoRA FFN block step (1024 tokens, d 256, SwiGLU FFN 1024, LoRA
  * r 4 on gate/up/down, 8 experts top-2: dense experts are [d, 8 * r] = 32 wide; linear router),
  * forward and backward with the operand layouts autograd produces (xᵀ and Wᵀ are transposed views,
- * not copies), plus 1024^3 as the no-regression check. Every backend shares one device; each
+ * not copies), plus 1024^3 as the no-regression check (--big adds 2048^3 and 4096^3, for GPUs).
+ * 'tile' forces the shared-memory kernel (wgsl/tile.ts), which 'auto' picks on GPU adapters only. Every backend shares one device; each
  * timed repeat runs a calibrated number of products, then flush + sync, and the variants of a shape
  * are interleaved repeat by repeat so machine noise hits them alike. Figures are medians in ms per
  * product; ratios are tiled / variant (above 1: the variant is faster). The machine is noisy: read
@@ -51,6 +52,7 @@ const SHAPES = [
   ['probe 8 tiles, K 4096', 8, 4096, 16, 't', 'n'],
   ['probe 16 tiles, K 4096', 16, 4096, 16, 't', 'n'],
   ['1024^3', 1024, 1024, 1024, 'n', 'n'],
+  ...(args.includes('--big') ? [['2048^3', 2048, 2048, 2048, 'n', 'n'], ['4096^3', 4096, 4096, 4096, 'n', 'n']] : []),
 ].filter((s) => s[0].includes(only));
 
 const base = await createWebGPUBackend({ matmul: { variant: 'tiled' } });
@@ -61,7 +63,9 @@ const VARIANTS = [
   ['splitK', await shared({ variant: 'splitK' })],
   ...(await Promise.all(SLICES.map(async (s) => [`splitK/${s}`, await shared({ variant: 'splitK', slices: s })]))),
   ['wgK', await shared({ variant: 'wgK' })],
+  ['tile', await shared({ variant: 'tile' })],
 ];
+console.log(`adapter: ${base.adapterInfo?.description || '(no description)'}${base.adapterInfo?.software ? ' (software)' : ''}`);
 
 const data = (n) => Float32Array.from({ length: n }, (_, i) => Math.sin(i * 0.37));
 /** A [rows, cols] view of storage s laid out row-major ('n') or as the transpose of [cols, rows] ('t'). */
@@ -96,7 +100,8 @@ for (const [label, M, K, N, la, lb] of SHAPES) {
     const m = median(c.ms);
     return m.toFixed(3).padStart(10) + (c.v === 'tiled' ? '' : `${(tiled / m).toFixed(2)}x`.padStart(7));
   });
-  console.log(name(`${label} [${M}x${K}]@[${K}x${N}]`.slice(0, 60)) + cols.join(''));
+  const gf = (2 * M * K * N) / (Math.min(...cases.map((c) => median(c.ms))) * 1e6);
+  console.log(name(`${label} [${M}x${K}]@[${K}x${N}]`.slice(0, 60)) + cols.join('') + `  best ${gf.toFixed(0)} GFLOP/s`);
   for (const c of cases) { c.be.release(c.a); c.be.release(c.b); }
 }
 for (const [, be] of VARIANTS.slice(1)) be.destroy();

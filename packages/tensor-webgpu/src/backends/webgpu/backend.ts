@@ -28,6 +28,7 @@ import { adamw, sgd } from './launch/optim.js';
 import { reduce } from './launch/reduce.js';
 import * as rows from './launch/rows.js';
 import { WebGPURuntime, type WebGPUBackendOptions } from './runtime.js';
+import type { AdapterSummary } from './device.js';
 import { fill, read, upload } from './storage.js';
 import { Recorder } from './capture.js';
 import type { BackendCapture } from '../../capture/state.js';
@@ -39,6 +40,11 @@ export class WebGPUBackend implements Backend {
   readonly device: GPUDevice;
   readonly hasF16: boolean;
   private readonly rt: WebGPURuntime;
+
+  /** What the adapter says of itself (vendor, architecture, description; software for lavapipe and the like). */
+  get adapterInfo(): AdapterSummary {
+    return this.rt.adapter;
+  }
 
   constructor(device: GPUDevice, keep: unknown[], ownsDevice: boolean, hasF16: boolean, opts: WebGPUBackendOptions = {}) {
     this.device = device;

@@ -8,6 +8,25 @@ export interface AcquiredDevice {
   /** Objects that must stay referenced as long as the device lives (Dawn's create() result). */
   keep: unknown[];
   hasF16: boolean;
+  /** What the adapter says of itself (empty strings where the binding does not tell). */
+  info: AdapterSummary;
+}
+
+export interface AdapterSummary {
+  vendor: string;
+  architecture: string;
+  description: string;
+  /** A CPU implementation (lavapipe, SwiftShader): kernels tuned for GPUs lose there. */
+  software: boolean;
+}
+
+/** The adapter's GPUAdapterInfo as an AdapterSummary (`adapter.info`, or a device's `adapterInfo`). */
+export function summarize(info: Partial<GPUAdapterInfo> & { isFallbackAdapter?: boolean } | undefined): AdapterSummary {
+  const vendor = info?.vendor ?? '';
+  const architecture = info?.architecture ?? '';
+  const description = info?.description || info?.device || '';
+  const software = info?.isFallbackAdapter === true || /software|llvmpipe|lavapipe|swiftshader/i.test(`${architecture} ${info?.device ?? ''} ${description}`);
+  return { vendor, architecture, description, software };
 }
 
 const NO_ADAPTER = 'webgpu: no GPU adapter found (on Debian install Mesa lavapipe: scripts/setup-vulkan.sh)';
@@ -76,7 +95,8 @@ export async function acquireDevice(opts: {
   powerPreference?: GPUPowerPreference;
 }): Promise<AcquiredDevice> {
   if (opts.device) {
-    return { device: opts.device, keep: [], hasF16: opts.device.features.has('shader-f16') };
+    const info = (opts.device as { adapterInfo?: GPUAdapterInfo }).adapterInfo;
+    return { device: opts.device, keep: [], hasF16: opts.device.features.has('shader-f16'), info: summarize(info) };
   }
   const got = await findGPU();
   if (!got) throw new Error(NO_ADAPTER);
@@ -106,7 +126,7 @@ export async function acquireDevice(opts: {
     }
   }
   if (!device) throw new Error('webgpu: requestDevice returned no device');
-  return { device, keep: [...got.keep, adapter], hasF16 };
+  return { device, keep: [...got.keep, adapter], hasF16, info: summarize((adapter as { info?: GPUAdapterInfo }).info) };
 }
 
 /** True when a GPU adapter can be obtained on this runtime (never throws). */

@@ -5,6 +5,7 @@ import { WebGPUBackend } from './backend.js';
 import type { MatmulTuning } from './launch/narrow.js';
 
 export type { MatmulTuning };
+export type { AdapterSummary } from './device.js';
 
 export { webgpuAvailable, WebGPUBackend };
 
@@ -23,5 +24,6 @@ export async function createWebGPUBackend(opts: WebGPUBackendOptions = {}): Prom
   return new WebGPUBackend(got.device, got.keep, !opts.device, got.hasF16, {
     maxDispatchesPerSubmit: opts.maxDispatchesPerSubmit,
     matmul: opts.matmul,
+    adapter: got.info,
   });
 }

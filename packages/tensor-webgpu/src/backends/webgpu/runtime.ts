@@ -10,6 +10,7 @@ import { BYTES, type DType } from '../../dtype.js';
 import { numel } from '../../shape.js';
 import { ParamArena } from './arena.js';
 import { Captures } from './capture.js';
+import type { AdapterSummary } from './device.js';
 import type { MatmulTuning } from './launch/narrow.js';
 import { BufferPool } from './pool.js';
 import { PipelineCache, type KernelDef } from './pipelines.js';
@@ -21,6 +22,8 @@ export const MAX_GROUPS = 65535;
 export interface WebGPUBackendOptions {
   maxDispatchesPerSubmit?: number;
   matmul?: MatmulTuning;
+  /** The adapter (device.ts summarize); kernels tuned for GPUs are skipped on software ones. */
+  adapter?: AdapterSummary;
 }
 
 export class WGStorage implements Storage {
@@ -54,6 +57,7 @@ export class WebGPURuntime {
   readonly pipes: PipelineCache;
   /** Which matmul kernels launch/matmul.ts may pick. */
   readonly matmulTuning: MatmulTuning;
+  readonly adapter: AdapterSummary;
   /** Id of the batch being encoded; increments at every submit. */
   batch = 0;
   /** References that must live as long as the device (Dawn's create() result). */
@@ -93,6 +97,7 @@ export class WebGPURuntime {
     this.device = device;
     this.keep = keep;
     this.matmulTuning = opts.matmul ?? {};
+    this.adapter = opts.adapter ?? { vendor: '', architecture: '', description: '', software: false };
     this.maxDispatches = Math.max(1, Math.floor(opts.maxDispatchesPerSubmit ?? 128));
     this.maxBinding = Math.floor(device.limits.maxStorageBufferBindingSize / 4) * 4;
     this.pool = new BufferPool(device);

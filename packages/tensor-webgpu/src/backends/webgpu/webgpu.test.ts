@@ -566,9 +566,11 @@ describe('webgpu backend: matmul', () => {
   });
 });
 
-describe('webgpu backend: narrow matmul kernels', () => {
+describe('webgpu backend: narrow and shared-memory matmul kernels', () => {
   // backends on the same device with one matmul kernel forced, so every shape exercises it
-  const forced: [string, MatmulTuning][] = [['splitK', { variant: 'splitK' }], ['splitK 3 slices', { variant: 'splitK', slices: 3 }], ['wgK', { variant: 'wgK' }]];
+  const forced: [string, MatmulTuning][] = [
+    ['splitK', { variant: 'splitK' }], ['splitK 3 slices', { variant: 'splitK', slices: 3 }], ['wgK', { variant: 'wgK' }], ['tile', { variant: 'tile' }],
+  ];
   const on = new Map<string, Backend>();
   beforeAll(async () => {
     for (const [name, matmul] of forced) on.set(name, await createWebGPUBackend({ device: gpu.device, matmul }));
@@ -604,8 +606,12 @@ describe('webgpu backend: narrow matmul kernels', () => {
 
   // K = 1, tiles cut by M and N (not multiples of 4), several slices, more tiles than a workgroup
   const shapes = [[1, 1, 1, 1], [1, 5, 1, 3], [2, 7, 130, 5], [3, 9, 67, 10], [1, 4, 300, 1], [1, 70, 200, 9]];
+  // the shared-memory kernel (it replaces the register-tiled one, so shapes that reach that: aligned,
+  // or large enough to pack): tiles cut at both edges, odd numbers of 4-wide K steps, batches with
+  // broadcast b, and enough tiles (256) for its 128-row form
+  const tileShapes = [[1, 65, 12, 132], [2, 130, 36, 260], [3, 67, 100, 130], [1, 2048, 8, 2048]];
   for (const [name] of forced) {
-    for (const shape of shapes) {
+    for (const shape of name === 'tile' ? tileShapes : shapes) {
       it(`${name} [${shape}] matches cpu in every layout`, () => layouts(on.get(name)!, shape));
     }
   }

@@ -11,6 +11,7 @@ import { rankKind, segmentedThreads } from '../wgsl/common.js';
 import { MM_C4, MM_R, MM_TX, MM_TY, mmFastKernel, mmGeneralKernel, mmPackKernel } from '../wgsl/matmul.js';
 import { fillWords, launchStrided } from './elementwise.js';
 import { dispatchBatches, type Dims, type Operand } from './mmgrid.js';
+import { TILE_N, mmTileKernel } from '../wgsl/tile.js';
 import { mmSplitK, mmWgK, pickNarrow } from './narrow.js';
 
 /** Below this many multiply-adds a matmul that does not fit the fast kernel directly runs the general kernel. */
@@ -129,15 +130,34 @@ function f32Bits(v: number): number {
   return new Uint32Array(new Float32Array([v]).buffer)[0]!;
 }
 
-/** The vec4-tiled kernel: K and N multiples of 4, rows contiguous, strides and offsets 4-aligned. */
+/**
+ * Products this large run the shared-memory kernel on a GPU (wgsl/tile.ts); smaller ones have too
+ * few 64 x 128 tiles to fill one.
+ */
+const TILE_MIN_WORK = 1 << 21;
+
+/** Shared-memory tiling (mmTile) for this product: forced, or on a GPU adapter for large enough ones. */
+function useTile(rt: WebGPURuntime, { B, M, K, N }: Dims): boolean {
+  const v = rt.matmulTuning.variant ?? 'auto';
+  if (v === 'tile') return true;
+  return v === 'auto' && !rt.adapter.software && B * M * N * K >= TILE_MIN_WORK && M >= 32 && N >= 64;
+}
+
+/** The vec4-tiled kernels: K and N multiples of 4, rows contiguous, strides and offsets 4-aligned. */
 function mmFast(rt: WebGPURuntime, a: Operand, b: Operand, out: WGStorage, dims: Dims, low: LowRank | null = null): void {
-  const { M, K, N } = dims;
+  const { B, M, K, N } = dims;
+  // both kernels take strides and offsets in vec4 units
+  const vec4 = (x: Operand) => [x.st[0]! / 4, x.st[1]! / 4, x.off / 4];
+  const words = (b0: number) => [M, N / 4, K / 4, b0, ...vec4(a), ...vec4(b)];
+  if (!low && useTile(rt, dims)) {
+    // 128-row tiles once there are two waves of them on a large GPU, else 64-row ones for more workgroups.
+    const rm = Math.ceil(M / 128) * Math.ceil(N / TILE_N) * B >= 256 ? 8 : 4;
+    dispatchBatches(rt, mmTileKernel(a.s.dtype, b.s.dtype, rm), [a.s, b.s, out], dims, Math.ceil(N / TILE_N), Math.ceil(M / (16 * rm)), (b0) => [words(b0), []]);
+    return;
+  }
   const k = mmFastKernel(a.s.dtype, b.s.dtype, low !== null);
   const gx = Math.ceil(N / 4 / MM_C4 / MM_TX);
   const gy = Math.ceil(M / MM_R / MM_TY);
-  // the fast kernel takes strides and offsets in vec4 units
-  const vec4 = (x: Operand) => [x.st[0]! / 4, x.st[1]! / 4, x.off / 4];
-  const words = (b0: number) => [M, N / 4, K / 4, b0, ...vec4(a), ...vec4(b)];
   if (!low) dispatchBatches(rt, k, [a.s, b.s, out], dims, gx, gy, (b0) => [words(b0), []]);
   else dispatchBatches(rt, k, [a.s, b.s, out, low.u, low.lb], dims, gx, gy, () => [[...words(0), low.r, f32Bits(low.s)], []]);
 }

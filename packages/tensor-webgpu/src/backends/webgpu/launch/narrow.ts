@@ -10,8 +10,11 @@ import { reduce } from './reduce.js';
 
 /** Which matmul kernels `matmul` may pick; a fixed variant is for benchmarks and tests. */
 export interface MatmulTuning {
-  /** 'auto' picks by shape; 'tiled' only the tiled kernels; 'splitK' / 'wgK' force one narrow kernel. */
-  variant?: 'auto' | 'tiled' | 'splitK' | 'wgK';
+  /**
+   * 'auto' picks by shape and adapter; 'tiled' only the register-tiled kernels; 'tile' the
+   * shared-memory tiled kernel wherever the register-tiled one would run; 'splitK' / 'wgK' force one narrow kernel.
+   */
+  variant?: 'auto' | 'tiled' | 'tile' | 'splitK' | 'wgK';
   /** K slices of a forced 'splitK' (default: chosen by shape). */
   slices?: number;
 }
@@ -80,7 +83,7 @@ export function pickNarrow(t: MatmulTuning, d: Dims): 'wgK' | { slices: number }
   const v = t.variant ?? 'auto';
   if (v === 'wgK') return 'wgK';
   if (v === 'splitK') return { slices: t.slices ?? splitSlices(d) };
-  if (v === 'tiled') return null;
+  if (v === 'tiled' || v === 'tile') return null;
   if (tiles(d) * d.B <= WGK_MAX_TILES && d.K >= WGK_MIN_K) return 'wgK';
   if (d.N > NARROW_MAX_N) return null;
   return { slices: splitSlices(d) };

@@ -20,12 +20,12 @@ export const MM_TY = 8;
 export const MM_C4 = 2;
 export const MM_R = 4;
 
-function vecDecl(i: number, name: string, dt: DType): string {
+export function vecDecl(i: number, name: string, dt: DType): string {
   const t = dt === 'f16' ? 'vec2<u32>' : 'vec4<f32>';
   return `@group(0) @binding(${i}) var<storage, read> ${name}: array<${t}>;\n`;
 }
 
-function vecLoader(name: string, dt: DType): string {
+export function vecLoader(name: string, dt: DType): string {
   if (dt === 'f16') {
     return `fn l${name}(i: u32) -> vec4<f32> { let w = ${name}[i]; return vec4<f32>(unpack2x16float(w.x), unpack2x16float(w.y)); }\n`;
   }
