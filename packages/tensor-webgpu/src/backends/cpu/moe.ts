@@ -79,7 +79,7 @@ export function gatherMatmul(
 /**
  * out[j] = sum over i with idx[i] == j (increasing i) of outer(x[i, :], g[i, :]) -> [e, k, n].
  * Rows are grouped by expert; each expert's [k, n] block is computed in 4x4 register tiles that
- * sweep its rows in order.
+ * sweep its rows in order (a tile of its own: sharing matmul.ts's costs speed, see kernel4x4 there).
  */
 export function gatherMatmulGradW(
   x: FloatArray, g: FloatArray, idx: Int32Array, m: number, k: number, n: number, e: number, precision: Precision, threads = 1,

@@ -138,6 +138,9 @@ export class WebGPUBackend implements Backend {
   /** Compile a kernel from raw WGSL (tests use it to check that compile errors surface). */
   compileForTest(key: string, code: string): void { this.rt.pipes.get({ key, code: () => code }); }
 
+  /** Binding signature ('u' then 'r'/'w' per storage) of every kernel this backend has created, by key. */
+  kernelSignaturesForTest(): Map<string, string> { return this.rt.pipes.signatures(); }
+
   /** Wait for outstanding compile checks and return the first compile error, if any. */
   async compileErrorForTest(): Promise<Error | null> {
     await this.rt.keepAlive(this.rt.pipes.settle());

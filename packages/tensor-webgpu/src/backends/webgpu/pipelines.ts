@@ -20,8 +20,15 @@ export interface CachedPipeline {
 
 const BINDING_RE = /@binding\((\d+)\)\s*var<\s*(uniform|storage\s*,\s*read_write|storage\s*,\s*read|storage)\s*>/g;
 
+/**
+ * Storage buffers a kernel may bind: WebGPU's default maxStorageBuffersPerShaderStage. Our device asks for
+ * the adapter's limits (lavapipe allows more), but a browser adapter may grant only the default, so every
+ * kernel keeps to it and signature() refuses one that does not.
+ */
+export const MAX_STORAGE_BUFFERS = 8;
+
 /** Binding signature of a kernel: binding 0 is the uniform parameter block (group 1), 1.. storages (group 0). */
-function signature(code: string): string {
+export function signature(code: string): string {
   const kinds: string[] = [];
   for (const m of code.matchAll(BINDING_RE)) {
     const i = Number(m[1]);
@@ -29,6 +36,9 @@ function signature(code: string): string {
   }
   if (kinds[0] !== 'u') throw new Error('binding 0 must be the uniform parameter block');
   for (let i = 0; i < kinds.length; i++) if (!kinds[i]) throw new Error(`binding ${i} missing`);
+  if (kinds.length - 1 > MAX_STORAGE_BUFFERS) {
+    throw new Error(`binds ${kinds.length - 1} storage buffers, more than the ${MAX_STORAGE_BUFFERS} WebGPU guarantees per shader stage`);
+  }
   return kinds.join('');
 }
 
@@ -54,6 +64,11 @@ export class PipelineCache {
 
   get size(): number {
     return this.cache.size;
+  }
+
+  /** Binding signature of every kernel created so far, by key. */
+  signatures(): Map<string, string> {
+    return new Map([...this.cache].map(([key, c]) => [key, c.sig]));
   }
 
   private layoutFor(sig: string): { bgl: GPUBindGroupLayout; pl: GPUPipelineLayout } {

@@ -10,18 +10,12 @@
  *   COUNT  gen << 16 | number of tasks   (a claim is valid only when both carry the same generation)
  *   DONE   tasks finished in this generation; the main thread waits for it to reach the count
  *   READY  workers that instantiated the kernel and are waiting for work
+ * workers.ts starts the workers and tells the waiting caller when one dies.
  * Workers never block the caller: until one reports ready, the main thread runs everything itself.
  */
-import { DATA_AT, KB, MAX_TASKS, MR, NR, TABLE_INT, TASK_INTS, type GemmFn, type Kernel } from './kernel.js';
+import { KB, MAX_TASKS, MR, NR, TABLE_INT, TASK_INTS, type Kernel } from './kernel.js';
+import { COUNT, DONE, GEN, MAX_DEATHS, NEXT, READY, causeOf, drain, isBusy, isDead, retire, spawn, type PoolWorker } from './workers.js';
 
-// drain() and workerLoop() spell the layout as literals (worker source text cannot import).
-if (DATA_AT !== 131072 || TABLE_INT !== 16 || TASK_INTS !== 16) throw new Error('wasm pool: kernel.ts layout changed; update drain() and workerLoop()');
-
-const GEN = 0;
-const NEXT = 1;
-const COUNT = 2;
-const DONE = 3;
-const READY = 4;
 /** Padded multiply-adds below which a batch stays on one thread (waking a worker costs tens of microseconds). */
 export const MIN_PARALLEL_MACS = 1 << 20;
 
@@ -46,91 +40,23 @@ export function resolveThreads(requested?: number): number {
   return Math.max(1, Math.floor(avail));
 }
 
-/**
- * Claims and runs tasks of the current generation until none is left. It runs on the main thread and, as
- * source text, in every worker: it must not refer to anything outside itself.
- */
-function drain(ctl: Int32Array, gemm: GemmFn): number {
-  const NEXT = 1, COUNT = 2, DONE = 3, TABLE = 16, TASK = 16;
-  let ran = 0;
-  for (;;) {
-    const v = Atomics.load(ctl, NEXT);
-    const c = Atomics.load(ctl, COUNT);
-    if ((v ^ c) >>> 16 !== 0 || (v & 0xffff) >= (c & 0xffff)) return ran;
-    if (Atomics.compareExchange(ctl, NEXT, v, v + 1) !== v) continue;
-    const t = TABLE + (v & 0xffff) * TASK;
-    gemm(ctl[t], ctl[t + 1], ctl[t + 2], ctl[t + 3], ctl[t + 4], ctl[t + 5], ctl[t + 6], ctl[t + 7],
-      ctl[t + 8], ctl[t + 9], ctl[t + 10], ctl[t + 11], ctl[t + 12]);
-    ran++;
-    if (Atomics.add(ctl, DONE, 1) + 1 === (c & 0xffff)) Atomics.notify(ctl, DONE);
-  }
-}
-
-/** A worker's life: instantiate the kernel on the shared memory, report ready, then drain every generation. */
-function workerLoop(module: WebAssembly.Module, memory: WebAssembly.Memory, run: typeof drain): void {
-  const GEN = 0, READY = 4, TABLE_BYTES = 131072;
-  const gemm = (new WebAssembly.Instance(module, { env: { memory } }).exports as unknown as { gemm: GemmFn }).gemm;
-  const ctl = new Int32Array(memory.buffer, 0, TABLE_BYTES / 4);
-  Atomics.add(ctl, READY, 1);
-  for (;;) {
-    const gen = Atomics.load(ctl, GEN);
-    run(ctl, gemm);
-    Atomics.wait(ctl, GEN, gen);
-  }
-}
-
-const WORKER_SOURCE = `"use strict";
-const drain = ${drain.toString()};
-const workerLoop = ${workerLoop.toString()};
-const start = (m) => workerLoop(m.module, m.memory, drain);
-if (typeof require === 'function') require('node:worker_threads').parentPort.once('message', start);
-else self.onmessage = (e) => start(e.data);
-`;
-
-interface WorkerLike {
-  postMessage(m: unknown): void;
-}
-
 /** Workers per kernel instance (each is bound to that instance's memory). */
-const pools = new WeakMap<Kernel, WorkerLike[]>();
+const pools = new WeakMap<Kernel, PoolWorker[]>();
 /** Set when workers cannot be created here (no worker API, or creation threw): stay single-threaded. */
 let unavailable = false;
 let mainCanWait: boolean | undefined;
 
-type NodeWorkerCtor = new (src: string, o: { eval: true }) => WorkerLike & { unref(): void; on(ev: string, f: () => void): void };
-
-function nodeWorkerCtor(): NodeWorkerCtor | null {
-  const proc = (globalThis as { process?: { getBuiltinModule?: (id: string) => unknown } }).process;
-  const wt = proc?.getBuiltinModule?.('node:worker_threads') as { Worker?: NodeWorkerCtor } | undefined;
-  return wt?.Worker ?? null;
-}
-
-function spawn(): WorkerLike | null {
-  const NodeWorker = nodeWorkerCtor();
-  if (NodeWorker !== null) {
-    const w = new NodeWorker(WORKER_SOURCE, { eval: true });
-    // Idle workers must not keep the process alive; a dead worker just stops claiming tasks.
-    w.unref();
-    w.on('error', () => {});
-    return w;
-  }
-  const g = globalThis as { Worker?: new (url: string, o: { type: 'module' }) => WorkerLike; Blob?: typeof Blob; URL?: typeof URL };
-  if (typeof g.Worker === 'function' && typeof g.Blob === 'function' && typeof g.URL?.createObjectURL === 'function') {
-    const url = g.URL.createObjectURL(new g.Blob([WORKER_SOURCE], { type: 'text/javascript' }));
-    return new g.Worker(url, { type: 'module' });
-  }
-  return null;
-}
-
-/** Starts workers up to `count` (never waits for them); false when no worker can run here. */
+/** Drops dead workers (counting them), then starts workers up to `count` (never waits for them); false when none can run. */
 function ensureWorkers(k: Kernel, count: number): boolean {
   if (unavailable || k.sharedModule === null) return false;
   let workers = pools.get(k);
   if (workers === undefined) pools.set(k, (workers = []));
+  for (const w of workers.filter(isDead)) bury(k, w);
+  if (poolStats.workerDeaths >= MAX_DEATHS) return workers.length > 0;
   while (workers.length < count) {
-    let w: WorkerLike | null;
+    let w: PoolWorker | null;
     try {
-      w = spawn();
+      w = spawn(k);
     } catch {
       w = null;
     }
@@ -138,10 +64,19 @@ function ensureWorkers(k: Kernel, count: number): boolean {
       unavailable = workers.length === 0;
       break;
     }
-    w.postMessage({ module: k.sharedModule, memory: k.memory });
     workers.push(w);
   }
   return workers.length > 0;
+}
+
+/** Removes a dead worker from its pool, once. */
+function bury(k: Kernel, w: PoolWorker): void {
+  const workers = pools.get(k) ?? [];
+  const i = workers.indexOf(w);
+  if (i < 0) return;
+  workers.splice(i, 1);
+  retire(k, w);
+  poolStats.workerDeaths++;
 }
 
 /** Workers that have reported ready (for tests and diagnostics). */
@@ -149,8 +84,13 @@ export function readyWorkers(k: Kernel): number {
   return k.sharedModule === null ? 0 : Atomics.load(k.ctl, READY);
 }
 
-/** Blocks until DONE reaches `n`: Atomics.wait where the thread may block, a spin on a browser main thread. */
-function awaitDone(ctl: Int32Array, n: number): void {
+/**
+ * Blocks until DONE reaches `n`: Atomics.wait where the thread may block, a spin on a browser main thread.
+ * Between waits it looks for dead workers (a dying worker also wakes this wait): one may have claimed a task
+ * that will never finish.
+ */
+function awaitDone(k: Kernel, n: number): void {
+  const ctl = k.ctl;
   if (mainCanWait === undefined) {
     try {
       Atomics.wait(ctl, DONE, -1, 0);
@@ -161,8 +101,30 @@ function awaitDone(ctl: Int32Array, n: number): void {
   }
   let spins = 0;
   for (let d = Atomics.load(ctl, DONE); d < n; d = Atomics.load(ctl, DONE)) {
-    if (mainCanWait && ++spins > 256) Atomics.wait(ctl, DONE, d, 10);
+    if (++spins <= 256) continue;
+    if (mainCanWait) Atomics.wait(ctl, DONE, d, 10);
+    else if ((spins & 0xffff) !== 0) continue;
+    if ((pools.get(k) ?? []).some(isDead)) return settle(k, n);
   }
+}
+
+/**
+ * After a death: waits until no live worker can still write to the memory (the caller drained the table, so a
+ * worker that is not busy now claims nothing more), buries the dead, and throws when their tasks are lost.
+ */
+function settle(k: Kernel, n: number): void {
+  const workers = [...(pools.get(k) ?? [])];
+  let dead: PoolWorker[] = [];
+  for (;;) {
+    dead = workers.filter(isDead);
+    if (workers.every((w) => dead.includes(w) || !isBusy(w))) break;
+    if (mainCanWait) Atomics.wait(k.ctl, DONE, Atomics.load(k.ctl, DONE), 1);
+  }
+  for (const w of dead) bury(k, w);
+  if (Atomics.load(k.ctl, DONE) >= n) return;
+  const who = dead.map((w) => `worker ${w.id}${w.threadId >= 0 ? ` (thread ${w.threadId})` : ''}: ${causeOf(w)}`).join('; ');
+  const next = poolStats.workerDeaths >= MAX_DEATHS ? `after ${MAX_DEATHS} deaths no worker is started again` : 'the next call starts new workers';
+  throw new Error(`wasm pool: a worker died during a threaded matmul, which is lost (${who}); ${next}`);
 }
 
 /**
@@ -256,8 +218,8 @@ function split(ctl: Int32Array, calls: readonly Call[], target: number): number 
 
 let gen = 0;
 
-/** Counters of threaded runs: tasks published and tasks the calling thread ran itself (the rest ran in workers). */
-export const poolStats = { runs: 0, tasks: 0, callerTasks: 0 };
+/** Counters of threaded runs: tasks published, tasks the calling thread ran itself (the rest ran in workers), workers found dead. */
+export const poolStats = { runs: 0, tasks: 0, callerTasks: 0, workerDeaths: 0 };
 
 /** Publishes `n` table tasks as a new generation, wakes up to `wake` workers, joins in and waits for all. */
 function runShared(k: Kernel, n: number, wake: number): void {
@@ -269,7 +231,7 @@ function runShared(k: Kernel, n: number, wake: number): void {
   Atomics.store(ctl, GEN, gen);
   Atomics.notify(ctl, GEN, wake);
   const mine = drain(ctl, k.gemm);
-  awaitDone(ctl, n);
+  awaitDone(k, n);
   poolStats.runs++;
   poolStats.tasks += n;
   poolStats.callerTasks += mine;

@@ -2,7 +2,7 @@
 import type { Storage } from '../../../backend.js';
 import { grid, grid1D, type WebGPURuntime } from '../runtime.js';
 import type { ParamWriter } from '../strided.js';
-import { fillWords } from './elementwise.js';
+import { copy, fillWords } from './elementwise.js';
 import { gcnSharedBackwardKernel, gcnSharedKernel } from '../wgsl/gcn.js';
 
 function dims(what: string, t: number, m: number, w: number): (p: ParamWriter) => void {
@@ -34,11 +34,13 @@ export function gcnSharedBackward(
   const [sg] = rt.inputs('gcnSharedBackward', [g, t * m, 'g']);
   const dq = rt.alloc(t * w, 'f32');
   const dbase = rt.alloc(m * w, 'f32');
-  const dcoefCols = rt.alloc(m * w, 'f32');
-  const dproj = rt.alloc(w, 'f32');
-  if (w === 0) return { dq, dbase, dcoefCols, dproj };
+  if (w === 0) return { dq, dbase, dcoefCols: rt.alloc(0, 'f32'), dproj: rt.alloc(0, 'f32') };
+  // The kernel writes dproj as row m of dcoefCols (see wgsl/gcn.ts); dcoefCols keeps the extra row, which
+  // nothing reads past its m x w elements.
+  const dcoefCols = rt.alloc((m + 1) * w, 'f32');
   // m = 0 leaves dq unwritten by the kernel (it is filled per node): zero it here.
   if (m === 0) fillWords(rt, dq, t * w, 0);
-  rt.dispatch(gcnSharedBackwardKernel(), [...ins, sg, dq, dbase, dcoefCols, dproj], params, grid(w));
+  rt.dispatch(gcnSharedBackwardKernel(), [...ins, sg, dq, dbase, dcoefCols], params, grid(w));
+  const dproj = copy(rt, { storage: dcoefCols, shape: [w], strides: [1], offset: m * w }, 'f32');
   return { dq, dbase, dcoefCols, dproj };
 }

@@ -34,12 +34,14 @@ export function gcnSharedKernel(): KernelDef {
 /**
  * One workgroup per column k; its lanes split the tokens. dq[t, k] is owned by one lane (no
  * races); the sums over tokens (dbase, dcoefCols, dproj) are workgroup reductions, so no atomics.
+ * dproj is written as row m of the dcoefCols buffer ([m + 1, w]): a binding of its own would make
+ * 9 storage buffers, over WebGPU's default maxStorageBuffersPerShaderStage of 8.
  */
 export function gcnSharedBackwardKernel(): KernelDef {
   const W = GCN_BACKWARD_WG;
   return {
     key: 'gcnSharedBackward',
-    code: () => `${PRELUDE}${wgReduce(W)}${ARGS}${bind(5, 'G', 'f32')}${bind(6, 'DQ', 'f32', true)}${bind(7, 'DB', 'f32', true)}${bind(8, 'DC', 'f32', true)}${bind(9, 'DF', 'f32', true)}${mainPerGroup(W)}
+    code: () => `${PRELUDE}${wgReduce(W)}${ARGS}${bind(5, 'G', 'f32')}${bind(6, 'DQ', 'f32', true)}${bind(7, 'DB', 'f32', true)}${bind(8, 'DC', 'f32', true)}${mainPerGroup(W)}
   let t = pu(0u); let m = pu(1u); let w = pu(2u);
   if (item >= w) { return; }
   let k = item;
@@ -67,7 +69,7 @@ export function gcnSharedBackwardKernel(): KernelDef {
     if (li == 0u) { DB[i * w + k] = sb; DC[i * w + k] = sc; }
   }
   let sf = wgSum(df, li);
-  if (li == 0u) { DF[k] = sf; }
+  if (li == 0u) { DC[m * w + k] = sf; }
 }`,
   };
 }
