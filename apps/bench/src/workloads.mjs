@@ -75,17 +75,28 @@ function randomF32(n, seed) {
   return Float32Array.from({ length: n }, () => g.normal());
 }
 
-/** GFLOP/s of an f32 [M,K] x [K,N] matmul: median over `repeats` timed batches of `inner` matmuls. */
-export async function matmulGflops(backend, [M, K, N], { repeats = 5, inner = 2 } = {}) {
+/**
+ * GFLOP/s of an f32 [M,K] x [K,N] matmul: median over `repeats` timed batches of `inner` matmuls.
+ * By default `inner` makes a batch last about 150 ms (2 to 100 products): on a GPU two products of
+ * 4096^3 took 46 ms where ten took 4.8 ms each (H100), the rest being submit and sync latency.
+ */
+export async function matmulGflops(backend, [M, K, N], { repeats = 5, inner } = {}) {
   const a = backend.upload(randomF32(M * K, 1), 'f32');
   const b = backend.upload(randomF32(K * N, 2), 'f32');
-  const ms = await medianMs(async () => {
+  const batch = async (n) => {
     const outs = [];
-    for (let i = 0; i < inner; i++) outs.push(backend.matmul(view(a, [1, M, K]), view(b, [1, K, N])));
+    for (let i = 0; i < n; i++) outs.push(backend.matmul(view(a, [1, M, K]), view(b, [1, K, N])));
     backend.flush();
     await backend.sync();
     for (const o of outs) backend.release(o);
-  }, repeats, 1);
+  };
+  if (inner === undefined) {
+    await batch(2);
+    const t0 = performance.now();
+    await batch(2);
+    inner = Math.max(2, Math.min(100, Math.round(150 / ((performance.now() - t0) / 2))));
+  }
+  const ms = await medianMs(() => batch(inner), repeats, 1);
   backend.release(a);
   backend.release(b);
   backend.flush();

@@ -65,7 +65,7 @@ export function matmul(rt: WebGPURuntime, a: View, b: View, low: LowRank | null 
   let opB: Operand = { s: sb, st: Bv.strides, off: b.offset };
   const dims = { B, M, K, N };
   // The low-rank epilogue exists only in the tiled kernel.
-  const narrow = low ? null : pickNarrow(rt.matmulTuning, dims);
+  const narrow = low ? null : pickNarrow(rt.matmulTuning, dims, !rt.adapter.software);
   if (narrow === 'wgK') return mmWgK(rt, opA, opB, dims);
   if (narrow) return mmSplitK(rt, opA, opB, dims, narrow.slices);
   const out = rt.alloc(B * M * N, 'f32');
@@ -131,16 +131,17 @@ function f32Bits(v: number): number {
 }
 
 /**
- * Products this large run the shared-memory kernel on a GPU (wgsl/tile.ts); smaller ones have too
- * few 64 x 128 tiles to fill one.
+ * Outputs this large run the shared-memory kernel on a GPU (wgsl/tile.ts). H100, against the
+ * register-tiled kernel (bench/matmul-variants.mjs --big): 2048^3 1.74x, 4096^3 1.41x, but 1024^3
+ * 0.79x and the MoE FFN products 0.71-0.86x, where its 64-row tiles are too few to fill the GPU.
  */
-const TILE_MIN_WORK = 1 << 21;
+const TILE_MIN_OUTPUTS = 1 << 22;
 
 /** Shared-memory tiling (mmTile) for this product: forced, or on a GPU adapter for large enough ones. */
 function useTile(rt: WebGPURuntime, { B, M, K, N }: Dims): boolean {
   const v = rt.matmulTuning.variant ?? 'auto';
   if (v === 'tile') return true;
-  return v === 'auto' && !rt.adapter.software && B * M * N * K >= TILE_MIN_WORK && M >= 32 && N >= 64;
+  return v === 'auto' && !rt.adapter.software && B * M * N >= TILE_MIN_OUTPUTS && M >= 64 && N >= TILE_N;
 }
 
 /** The vec4-tiled kernels: K and N multiples of 4, rows contiguous, strides and offsets 4-aligned. */

@@ -19,6 +19,16 @@ describe('narrow matmul selection', () => {
     expect(pickNarrow({ variant: 'splitK', slices: 3 }, d(1, 8, 8, 8))).toEqual({ slices: 3 });
   });
 
+  it('on a GPU adapter: the workgroup reduction for outputs at most 32 wide on one side with K >= 256, else the tiled kernels', () => {
+    expect(pickNarrow({}, d(1, 1024, 256, 4), true)).toBe('wgK'); // LoRA x@A
+    expect(pickNarrow({}, d(1, 4, 1024, 1024), true)).toBe('wgK'); // LoRA dB
+    expect(pickNarrow({}, d(1, 256, 1024, 32), true)).toBe('wgK'); // dense experts dA
+    expect(pickNarrow({}, d(1, 1024, 8, 256), true)).toBeNull(); // short K
+    expect(pickNarrow({}, d(1, 1024, 32, 1024), true)).toBeNull();
+    expect(pickNarrow({}, d(1, 1024, 1024, 256), true)).toBeNull(); // wide FFN product
+    expect(pickNarrow({ variant: 'splitK' }, d(1, 1024, 256, 4), true)).toEqual({ slices: splitSlices(d(1, 1024, 256, 4)) });
+  });
+
   it('slices grow as the tile grid shrinks, never below 64 K steps each, at least one', () => {
     expect(splitSlices(d(1, 256, 1024, 4))).toBe(8); // 64 tiles: one workgroup
     expect(splitSlices(d(1, 1024, 256, 4))).toBe(2); // 256 tiles: four workgroups

@@ -78,12 +78,22 @@ const NARROW_MAX_N = 8;
 const WGK_MAX_TILES = 8;
 const WGK_MIN_K = 1024;
 
-/** The narrow kernel for a product, or null for the tiled kernels. */
-export function pickNarrow(t: MatmulTuning, d: Dims): 'wgK' | { slices: number } | null {
+/**
+ * On a GPU adapter: outputs at most this narrow on one side with K at least GPU_WGK_MIN_K run mmWgK.
+ * H100 (bench/matmul-variants.mjs): 1.2-7x the tiled kernel on every MoE-LoRA shape this covers
+ * (LoRA x@A, xᵀg, dB, router dW, dense experts 32 wide), while split-K there was 0.6-0.8x at N <= 8
+ * and both lost on the wide FFN products (0.1-0.4x) and short K (K 8: 0.8x, K 32: 0.1x).
+ */
+const GPU_WGK_MAX_SIDE = 32;
+const GPU_WGK_MIN_K = 256;
+
+/** The narrow kernel for a product, or null for the tiled kernels; `gpu`: a hardware adapter. */
+export function pickNarrow(t: MatmulTuning, d: Dims, gpu = false): 'wgK' | { slices: number } | null {
   const v = t.variant ?? 'auto';
   if (v === 'wgK') return 'wgK';
   if (v === 'splitK') return { slices: t.slices ?? splitSlices(d) };
   if (v === 'tiled' || v === 'tile') return null;
+  if (gpu) return Math.min(d.M, d.N) <= GPU_WGK_MAX_SIDE && d.K >= GPU_WGK_MIN_K ? 'wgK' : null;
   if (tiles(d) * d.B <= WGK_MAX_TILES && d.K >= WGK_MIN_K) return 'wgK';
   if (d.N > NARROW_MAX_N) return null;
   return { slices: splitSlices(d) };
