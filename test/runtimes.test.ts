@@ -8,7 +8,8 @@
  *  2. smoke/train.ts with init('auto') must train (loss falls) and run on webgpu iff the probe
  *     found a working adapter.
  *  3. smoke/golden.ts: stories260K's greedy text through the built @moegraph/llm.
- *  4. smoke/train.ts forced to cpu must train too.
+ *  4. smoke/threads.ts: the cpu backend's worker pool runs tasks in workers, bit-identical to 1 thread.
+ *  5. smoke/train.ts forced to cpu must train too.
  * MOEGRAPH_REQUIRE_WEBGPU=1 (CI sets it) makes a missing adapter a failure instead of a skip.
  */
 import { spawnSync } from 'node:child_process';
@@ -112,6 +113,17 @@ for (const runtime of ['deno', 'bun'] as const) {
       expect(r.report!.ok, `${runtime} generated: ${r.report!.text}`).toBe(true);
       if (requireWebGPU) expect(r.report!.backend).toBe('webgpu');
       console.log(`${runtime}: golden text on ${r.report!.backend}`);
+    });
+
+    it(`runs the cpu backend's worker threads under ${runtime}: bit-identical to 1 thread, tasks ran in workers`, () => {
+      expect(existsSync(dist), `${dist} missing: npm run build -w @moegraph/tensor-webgpu`).toBe(true);
+      const r = run(runtime, 'test/smoke/threads.ts');
+      expect(r.report, explain(r)).not.toBeNull();
+      expect(r.report!.error, explain(r)).toBeUndefined();
+      expect(r.report!.identical, explain(r)).toBe(true);
+      expect(r.report!.workerTasks, `no task ran in a worker under ${runtime}\n${explain(r)}`).toBeGreaterThan(0);
+      expect(r.code, explain(r)).toBe(0);
+      console.log(`${runtime}: ${r.report!.workerTasks} tasks ran in worker threads`);
     });
 
     it(`trains on cpu under ${runtime}`, () => {

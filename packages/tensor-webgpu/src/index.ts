@@ -17,6 +17,7 @@ export { Generator, hash32 } from './random.js';
 export { init, type InitOptions } from './init.js';
 export { stats, flush, type Stats } from './stats.js';
 export { createCpuBackend } from './backends/cpu/index.js';
+export { cpuThreadStats } from './backends/cpu/wasm/pool.js';
 export { createWebGPUBackend, webgpuAvailable } from './backends/webgpu/index.js';
 export * from './ops/index.js';
 export { Optimizer, type OptimizerOptions } from './optim/optimizer.js';

@@ -221,6 +221,14 @@ let gen = 0;
 /** Counters of threaded runs: tasks published, tasks the calling thread ran itself (the rest ran in workers), workers found dead. */
 export const poolStats = { runs: 0, tasks: 0, callerTasks: 0, workerDeaths: 0 };
 
+/**
+ * A copy of the process's threaded-kernel counters: `tasks - callerTasks` ran in worker threads, so
+ * a user (or a runtime test) can tell whether the cpu backend's workers take part here.
+ */
+export function cpuThreadStats(): typeof poolStats {
+  return { ...poolStats };
+}
+
 /** Publishes `n` table tasks as a new generation, wakes up to `wake` workers, joins in and waits for all. */
 function runShared(k: Kernel, n: number, wake: number): void {
   const ctl = k.ctl;
