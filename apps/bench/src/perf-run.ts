@@ -112,18 +112,26 @@ export async function runPerf(argv: string[], deps: PerfDeps = {}): Promise<numb
   const tfjs = o.peers && o.workloads.includes('matmul') ? row(ROW.tfjs, 'peer') : undefined;
 
   // PyTorch / OpenBLAS: probe the interpreter once.
-  const torchRows = o.peers ? [row(ROW.torch1, 'peer'), row(ROW.torch2, 'peer')] : [];
+  // PyTorch peers: [row, threads, device]; OpenBLAS rows pair with the cpu ones.
+  const torchRuns: { row: Row; n: number; device: 'cpu' | 'cuda' }[] = o.peers
+    ? [{ row: row(ROW.torch1, 'peer'), n: 1, device: 'cpu' }, { row: row(ROW.torch2, 'peer'), n: 2, device: 'cpu' }]
+    : [];
+  if (o.cuda) torchRuns.push({ row: row(ROW.torchCuda, 'peer'), n: 1, device: 'cuda' });
   const blasRows = o.peers && o.workloads.includes('matmul') ? [row(ROW.blas1, 'peer'), row(ROW.blas2, 'peer')] : [];
   let python = o.peers;
   if (o.peers) {
-    const probe = spawn(o.python, ['-c', 'import torch; print(torch.__version__)'], { env: childEnv, timeoutMs: 60_000, showProgress: false });
+    const probe = spawn(o.python, ['-c', 'import torch; print(torch.__version__); print(torch.cuda.is_available() and torch.cuda.get_device_name())'], { env: childEnv, timeoutMs: 60_000, showProgress: false });
     if (probe.error || probe.status !== 0) {
       const why = probe.error ? `no Python at ${o.python} (${(probe.error as NodeJS.ErrnoException).code ?? probe.error.message}); pass --python or set MOEGRAPH_PYTHON`
         : `torch does not import in ${o.python}: ${lastLine(probe.stderr)}; apt-get install python3-torch`;
-      for (const r of [...torchRows, ...blasRows]) Object.assign(r, { status: 'not installed', note: why });
+      for (const r of [...torchRuns.map((t) => t.row), ...blasRows]) Object.assign(r, { status: 'not installed', note: why });
       python = false;
     } else {
-      for (const r of torchRows) r.note = `torch ${lastLine(probe.stdout)}`;
+      const [version = '', gpu = 'False'] = probe.stdout.trim().split('\n');
+      for (const t of torchRuns) t.row.note = `torch ${version}`;
+      const cuda = torchRuns.find((t) => t.device === 'cuda');
+      if (cuda && gpu === 'False') Object.assign(cuda.row, { status: 'not installed', note: `torch ${version} sees no CUDA GPU` });
+      else if (cuda) cuda.row.note = `torch ${version}, ${gpu}`;
     }
   }
 
@@ -141,10 +149,11 @@ export async function runPerf(argv: string[], deps: PerfDeps = {}): Promise<numb
     const { values, errors } = workerValues(json);
     put(r, values, errors);
   };
-  const runPython = (script: string, args: string[], n: number, what: string) => {
-    progress(`pytorch (${n} thread${n > 1 ? 's' : ''}): ${what}`);
+  const runPython = (script: string, args: string[], n: number, what: string, device: 'cpu' | 'cuda') => {
+    progress(`pytorch (${device === 'cuda' ? 'cuda' : `${n} thread${n > 1 ? 's' : ''}`}): ${what}`);
     const e = { ...childEnv, OMP_NUM_THREADS: String(n), OPENBLAS_NUM_THREADS: String(n), ...(n > 1 ? { OMP_WAIT_POLICY: 'PASSIVE' } : {}) };
-    return childJson(spawn(o.python, [path.join(APP_DIR, 'peers', script), '--threads', String(n), ...args], { env: e, timeoutMs, showProgress: false }), `${script} ${what}`);
+    const dev = device === 'cuda' ? ['--device', 'cuda'] : [];
+    return childJson(spawn(o.python, [path.join(APP_DIR, 'peers', script), '--threads', String(n), ...dev, ...args], { env: e, timeoutMs, showProgress: false }), `${script} ${what}`);
   };
 
   for (const w of o.workloads) {
@@ -154,10 +163,11 @@ export async function runPerf(argv: string[], deps: PerfDeps = {}): Promise<numb
     }
     if (tfjs && w === 'matmul' && tfjs.status === 'ok') runWorker(tfjs, 'tfjs-wasm', w, childEnv);
     if (!python || w === 'dispatch') continue;
-    torchRows.forEach((tr, i) => {
-      const n = i + 1;
+    torchRuns.forEach(({ row: tr, n, device }, i) => {
+      if (tr.status !== 'ok') return;
       if (w === 'matmul') {
-        const { json, error: err } = runPython('matmul.py', ['--repeats', String(o.repeats)], n, 'matmul');
+        const { json, error: err } = runPython('matmul.py', ['--repeats', String(o.repeats)], n, 'matmul', device);
+        if (device === 'cuda') return json ? put(tr, prefixed('matmul', json.torch)) : put(tr, {}, { matmul: err! });
         if (!json) return [tr, blasRows[i]!].forEach((r) => put(r, {}, { matmul: err! }));
         put(tr, prefixed('matmul', json.torch));
         const blas = (json.blas as string[] | undefined) ?? [];
@@ -167,13 +177,13 @@ export async function runPerf(argv: string[], deps: PerfDeps = {}): Promise<numb
         const g = (json.numpy ?? json.torch) as Record<string, number>;
         if (n === 1) warnings.push(...blasWarnings(blas, g['1024x1024x1024']));
       } else if (w === 'block') {
-        const { json, error: err } = runPython('moe_block.py', ['--steps', String(o.steps), '--tokens', String(o.tokens)], n, 'block');
+        const { json, error: err } = runPython('moe_block.py', ['--steps', String(o.steps), '--tokens', String(o.tokens)], n, 'block', device);
         if (!json) return put(tr, {}, { block: err! });
         put(tr, Object.fromEntries(['linear', 'gcn', 'gru'].map((k) => [`block ${k}`, json[k] as number])));
       } else {
         for (const t of TRAIN_RUNS.filter((x) => x.startsWith(w === 'stories' ? 'stories' : 'llama'))) {
           const [m, method] = t.split('/') as [string, string];
-          const { json, error: err } = runPython('llama_train.py', ['--model', m, '--method', method, '--steps', String(o.lmSteps)], n, t);
+          const { json, error: err } = runPython('llama_train.py', ['--model', m, '--method', method, '--steps', String(o.lmSteps)], n, t, device);
           if (!json) put(tr, {}, { [`train ${t}`]: err! });
           else put(tr, { [`train ${t}`]: json.tokens_per_s as number });
         }

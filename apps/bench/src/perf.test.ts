@@ -157,4 +157,30 @@ describe('perf children', () => {
     expect(doc.rows.find((r: Row) => r.name === ROW.torch2).status).toBe('not installed');
     expect(doc.rows.find((r: Row) => r.name === ROW.cpu1).values['dispatch us']).toBeGreaterThan(0);
   }, 60_000);
+
+  it('--cuda adds a PyTorch CUDA row whose peers run with --device cuda, or "not installed" when torch sees no GPU', async () => {
+    const calls: string[][] = [];
+    const spawn = (gpu: string) => (cmd: string, args: string[]) => {
+      calls.push([cmd, ...args]);
+      const script = path.basename(args[0] ?? '');
+      const json = (o: unknown) => ({ status: 0, stdout: `${JSON.stringify(o)}\n`, stderr: '' });
+      if (args[0] === '-c') return { status: 0, stdout: `2.11.0\n${gpu}\n`, stderr: '' };
+      if (script === 'perf-worker.mjs') return json({ impl: 'webgpu', results: { block: { linear: 9, gcn: 11, gru: 20 } }, errors: {} });
+      if (script === 'moe_block.py') return json(args.includes('cuda') ? { linear: 16, gcn: 12, gru: 45 } : { linear: 140, gcn: 440, gru: 570 });
+      return { status: 1, stdout: '', stderr: `unexpected ${script}` };
+    };
+    const c = capture();
+    expect(await runPerf(['--backends', 'webgpu', '--workloads', 'block', '--cuda'], { ...c, spawn: spawn('NVIDIA H100 80GB HBM3') })).toBe(0);
+    const cuda = calls.filter((a) => a.includes('--device'));
+    expect(cuda).toHaveLength(1);
+    expect(cuda[0]).toEqual(expect.arrayContaining(['--device', 'cuda', '--threads', '1']));
+    expect(c.text()).toMatch(/- pytorch \(cuda\): ok \(torch 2.11.0, NVIDIA H100 80GB HBM3\)/);
+    expect(c.text()).toMatch(/\| pytorch \(cuda\) \| 16\.0 \| 0\.11x \| 12\.0 \|/);
+
+    calls.length = 0;
+    const d = capture();
+    expect(await runPerf(['--backends', 'webgpu', '--workloads', 'block', '--cuda'], { ...d, spawn: spawn('False') })).toBe(0);
+    expect(calls.some((a) => a.includes('--device'))).toBe(false);
+    expect(d.text()).toMatch(/- pytorch \(cuda\): not installed \(torch 2.11.0 sees no CUDA GPU\)/);
+  });
 });

@@ -20,8 +20,9 @@ Workloads (--workloads; default all)
 
 Rows: ours cpu at 1 thread (MOEGRAPH_THREADS=1) and at its default threads, ours webgpu;
 peers PyTorch CPU at 1 and 2 threads (Debian python3-torch; OMP_WAIT_POLICY=PASSIVE for 2),
-OpenBLAS through numpy at 1 and 2 threads, @tensorflow/tfjs-backend-wasm (matmul). A peer that is
-not installed is reported as "not installed".
+OpenBLAS through numpy at 1 and 2 threads, @tensorflow/tfjs-backend-wasm (matmul); with --cuda
+also PyTorch CUDA (f32, no TF32) beside ours webgpu on a GPU machine. A peer that is not installed
+is reported as "not installed".
 
 Options
   --quick               fewer steps and repeats, and no webgpu llama-512x8 (a full run in about
@@ -29,6 +30,7 @@ Options
   --backends a,b        our backends: cpu, webgpu (default cpu,webgpu)
   --workloads a,b       ${'matmul,dispatch,block,stories,llama'} (default all)
   --no-peers            ours only
+  --cuda                add a PyTorch CUDA row (torch >= 2.0 with a CUDA GPU; else "not installed")
   --python FILE         Python with torch for the peers (default /usr/bin/python3; env MOEGRAPH_PYTHON)
   --json FILE           also write the results as JSON (atomically)
   --steps N             block steps timed (default 5; quick 2), after 2 warm-up steps
@@ -59,6 +61,8 @@ export interface PerfOptions {
   backends: BackendName[];
   workloads: Workload[];
   peers: boolean;
+  /** Add PyTorch CUDA (peers run with --device cuda). */
+  cuda: boolean;
   python: string;
   json?: string;
   steps: number;
@@ -92,7 +96,7 @@ export function parsePerfArgs(argv: string[], env: NodeJS.ProcessEnv = process.e
       strict: true,
       allowPositionals: false,
       options: {
-        quick: { type: 'boolean' }, backends: { type: 'string' }, workloads: { type: 'string' }, 'no-peers': { type: 'boolean' },
+        quick: { type: 'boolean' }, cuda: { type: 'boolean' }, backends: { type: 'string' }, workloads: { type: 'string' }, 'no-peers': { type: 'boolean' },
         python: { type: 'string' }, json: { type: 'string' }, steps: { type: 'string' }, 'lm-steps': { type: 'string' },
         repeats: { type: 'string' }, tokens: { type: 'string' }, model: { type: 'string' }, help: { type: 'boolean', short: 'h' },
       },
@@ -107,6 +111,7 @@ export function parsePerfArgs(argv: string[], env: NodeJS.ProcessEnv = process.e
     backends: names(s('backends'), BACKENDS, '--backends') ?? [...BACKENDS],
     workloads: names(s('workloads'), WORKLOADS, '--workloads') ?? [...WORKLOADS],
     peers: !values['no-peers'],
+    cuda: Boolean(values.cuda) && !values['no-peers'],
     python: s('python') ?? env.MOEGRAPH_PYTHON ?? DEFAULT_PYTHON,
     json: s('json'),
     steps: count(s('steps'), '--steps', quick ? 2 : 5),
@@ -162,6 +167,7 @@ export const ROW = {
   webgpu: 'webgpu',
   torch1: REFERENCE_ROW,
   torch2: 'pytorch (2 threads)',
+  torchCuda: 'pytorch (cuda)',
   blas1: 'openblas (1 thread)',
   blas2: 'openblas (2 threads)',
   tfjs: 'tfjs-wasm',
