@@ -10,7 +10,7 @@ import { BYTES, type DType } from '../../dtype.js';
 import { numel } from '../../shape.js';
 import { ParamArena } from './arena.js';
 import { Captures } from './capture.js';
-import type { AdapterSummary } from './device.js';
+import { summarize, type AdapterSummary } from './device.js';
 import type { MatmulTuning } from './launch/narrow.js';
 import { BufferPool } from './pool.js';
 import { PipelineCache, type KernelDef } from './pipelines.js';
@@ -97,7 +97,7 @@ export class WebGPURuntime {
     this.device = device;
     this.keep = keep;
     this.matmulTuning = opts.matmul ?? {};
-    this.adapter = opts.adapter ?? { vendor: '', architecture: '', description: '', software: false };
+    this.adapter = opts.adapter ?? summarize(undefined);
     this.maxDispatches = Math.max(1, Math.floor(opts.maxDispatchesPerSubmit ?? 128));
     this.maxBinding = Math.floor(device.limits.maxStorageBufferBindingSize / 4) * 4;
     this.pool = new BufferPool(device);
